@@ -1,0 +1,227 @@
+"""The model: one scikit-learn Pipeline (features -> stacked classifier), persisted as one
+artifact beside a JSON manifest that it must match before it is unpickled.
+
+The classifier stacks two stages because they see different things. A linear model over
+hashed character and word n-grams knows vocabulary ("All rights reserved", "Read more"), but
+vocabulary is exactly what spam of unseen brands does not share. A gradient-boosted tree model
+then decides from page-relative features (script, fit with the page, position, markup) together
+with the linear model's opinion of the unit and of its neighbours. The linear opinions it trains
+on are out-of-fold, with folds that can be made vocabulary-disjoint (`groups`), so it learns how
+far to trust vocabulary on text it has not seen.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+import joblib
+import numpy as np
+import sklearn
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.ensemble import HistGradientBoostingClassifier
+from sklearn.linear_model import SGDClassifier
+from sklearn.pipeline import Pipeline
+
+from cleaner.errors import ModelError
+from cleaner.features import FeatureMatrix, UnitFeatures
+from cleaner.units import LABELS
+
+MODEL_DIR = Path(__file__).parent / "models"
+DEFAULT_MODEL = MODEL_DIR / "default.joblib"
+CONTEXT_OFFSETS = (-2, -1, 1, 2)
+CONTEXT_WINDOWS = (3, 10, 30)
+
+
+def _context(proba: np.ndarray, page_starts: np.ndarray) -> np.ndarray:
+    """Each unit's text-stage probabilities beside those of its neighbours on the same page."""
+    cols = [proba]
+    for off in CONTEXT_OFFSETS:
+        shifted = np.full_like(proba, -1.0)
+        for a, b in zip(page_starts[:-1], page_starts[1:]):
+            n = b - a
+            if n <= abs(off):
+                continue
+            if off < 0:
+                shifted[a - off : b] = proba[a : b + off]
+            else:
+                shifted[a : b - off] = proba[a + off : b]
+        cols.append(shifted)
+    # The neighbourhood's mean opinion: a unit in the middle of the article is content even
+    # when its own text is short or odd (jusText's context revision, learned).
+    for half in CONTEXT_WINDOWS:
+        cols.append(_window_mean(proba, page_starts, half))
+    return np.hstack(cols)
+
+
+def _window_mean(values: np.ndarray, page_starts: np.ndarray, half: int) -> np.ndarray:
+    """Mean of `values` over the units within `half` positions, not crossing page borders."""
+    out = np.empty_like(values)
+    for a, b in zip(page_starts[:-1], page_starts[1:]):
+        if a == b:
+            continue
+        csum = np.vstack([np.zeros((1, values.shape[1])), np.cumsum(values[a:b], axis=0)])
+        idx = np.arange(b - a)
+        lo = np.maximum(idx - half, 0)
+        hi = np.minimum(idx + half + 1, b - a)
+        out[a:b] = (csum[hi] - csum[lo]) / (hi - lo)[:, None]
+    return out
+
+
+class StackedUnitClassifier(ClassifierMixin, BaseEstimator):
+    """Text stage (linear, n-grams) stacked under a context stage (gradient-boosted trees)."""
+
+    def __init__(
+        self,
+        n_folds: int = 4,
+        text_alpha: float = 2e-6,
+        max_iter: int = 300,
+        learning_rate: float = 0.1,
+        max_leaf_nodes: int = 31,
+        class_weight: dict[str, float] | None = None,
+        random_state: int = 0,
+    ) -> None:
+        self.n_folds = n_folds
+        self.text_alpha = text_alpha
+        self.max_iter = max_iter
+        self.learning_rate = learning_rate
+        self.max_leaf_nodes = max_leaf_nodes
+        self.class_weight = class_weight
+        self.random_state = random_state
+
+    def _text_model(self) -> SGDClassifier:
+        return SGDClassifier(
+            loss="log_loss", alpha=self.text_alpha, max_iter=15, tol=None,
+            random_state=self.random_state,
+        )
+
+    def fit(
+        self, X: FeatureMatrix, y: Any, groups: np.ndarray | None = None
+    ) -> StackedUnitClassifier:
+        """`groups` gives each unit a fold (e.g. by page and by injection vocabulary); without
+        it, folds are whole pages taken in turn."""
+        y = np.asarray(y)
+        self.classes_ = np.array(LABELS)
+        if groups is None:
+            page_of = np.repeat(np.arange(len(X.page_starts) - 1), np.diff(X.page_starts))
+            groups = page_of % self.n_folds
+        groups = np.asarray(groups)
+        oof = np.zeros((len(y), len(self.classes_)))
+        for fold in np.unique(groups):
+            train, test = groups != fold, groups == fold
+            model = self._text_model().fit(X.sparse[train], y[train])
+            oof[np.ix_(test, self._columns(model))] = model.predict_proba(X.sparse[test])
+        text = self._text_model().fit(X.sparse, y)
+        text.coef_ = text.coef_.astype(np.float32)  # halves the artifact, no loss of accuracy
+        self.text_model_ = text
+        weights = None
+        if self.class_weight:
+            weights = np.array([self.class_weight.get(label, 1.0) for label in y])
+        self.context_model_ = HistGradientBoostingClassifier(
+            max_iter=self.max_iter, learning_rate=self.learning_rate,
+            max_leaf_nodes=self.max_leaf_nodes, random_state=self.random_state,
+            early_stopping=False,
+        ).fit(self._stack(X, oof), y, sample_weight=weights)
+        return self
+
+    def _columns(self, model: SGDClassifier) -> list[int]:
+        return [int(np.flatnonzero(self.classes_ == c)[0]) for c in model.classes_]
+
+    def _stack(self, X: FeatureMatrix, text_proba: np.ndarray) -> np.ndarray:
+        return np.hstack([X.dense, _context(text_proba, X.page_starts)]).astype(np.float32)
+
+    def text_proba(self, X: FeatureMatrix) -> np.ndarray:
+        proba = np.zeros((X.sparse.shape[0], len(self.classes_)))
+        if X.sparse.shape[0]:
+            proba[:, self._columns(self.text_model_)] = self.text_model_.predict_proba(X.sparse)
+        return proba
+
+    def predict_proba(self, X: FeatureMatrix) -> np.ndarray:
+        if X.dense.shape[0] == 0:
+            return np.zeros((0, len(self.classes_)))
+        proba = self.context_model_.predict_proba(self._stack(X, self.text_proba(X)))
+        out = np.zeros((proba.shape[0], len(self.classes_)))
+        out[:, self._columns(self.context_model_)] = proba
+        return out
+
+    def predict(self, X: FeatureMatrix) -> np.ndarray:
+        return self.classes_[self.predict_proba(X).argmax(axis=1)]
+
+
+def build_pipeline(**params: Any) -> Pipeline:
+    """The untrained pipeline; `params` go to the classifier."""
+    return Pipeline([("features", UnitFeatures()), ("model", StackedUnitClassifier(**params))])
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def manifest_path(model_path: Path) -> Path:
+    return Path(model_path).with_suffix(".json")
+
+
+def save_model(pipeline: Pipeline, path: Path, manifest: dict[str, Any]) -> dict[str, Any]:
+    """Write the artifact and its manifest (the manifest last, so a half-written model is never
+    taken for a good one)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".joblib.tmp")
+    joblib.dump(pipeline, tmp, compress=("zlib", 3))
+    tmp.replace(path)
+    full = {
+        **manifest,
+        "sklearn_version": sklearn.__version__,
+        "file": path.name,
+        "sha256": sha256_file(path),
+        "size_bytes": path.stat().st_size,
+    }
+    manifest_path(path).write_text(json.dumps(full, indent=1, ensure_ascii=False) + "\n", "utf-8")
+    return full
+
+
+def _minor(version: object) -> str:
+    """Pickles are compatible within a scikit-learn minor series, not across them."""
+    return ".".join(str(version).split(".")[:2])
+
+
+def load_model(path: Path | None = None) -> tuple[Pipeline, dict[str, Any]]:
+    """Load a pipeline after checking it against its manifest: a pickle is code, so a file whose
+    digest differs from the manifest's, or that was made by another scikit-learn, is refused
+    before it is unpickled."""
+    path = Path(path) if path is not None else DEFAULT_MODEL
+    mpath = manifest_path(path)
+    if not path.is_file():
+        raise ModelError(f"model file not found: {path}")
+    if not mpath.is_file():
+        raise ModelError(f"model manifest not found: {mpath}")
+    try:
+        manifest = json.loads(mpath.read_text("utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ModelError(f"model manifest {mpath} is not valid JSON: {exc}") from exc
+    if not isinstance(manifest, dict) or "sha256" not in manifest:
+        raise ModelError(f"model manifest {mpath} has no sha256")
+    digest = sha256_file(path)
+    if digest != manifest["sha256"]:
+        raise ModelError(
+            f"model {path} does not match its manifest (sha256 {digest[:12]}..., "
+            f"manifest says {str(manifest['sha256'])[:12]}...)"
+        )
+    if _minor(manifest.get("sklearn_version")) != _minor(sklearn.__version__):
+        raise ModelError(
+            f"model {path} was trained with scikit-learn {manifest.get('sklearn_version')}, "
+            f"but {sklearn.__version__} is installed; retrain it or install that version"
+        )
+    try:
+        pipeline = joblib.load(path)
+    except Exception as exc:  # a corrupt pickle can raise nearly anything
+        raise ModelError(f"model {path} could not be loaded: {exc}") from exc
+    if not isinstance(pipeline, Pipeline):
+        raise ModelError(f"model {path} is not a scikit-learn Pipeline")
+    return pipeline, manifest

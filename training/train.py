@@ -1,0 +1,180 @@
+"""Train the unit classifier on labelled pages and write the model with its manifest.
+
+    python -m training.build_dataset --split dev --out data/wcxb-dev.jsonl.gz
+    python -m training.train --data data/wcxb-dev.jsonl.gz --out cleaner/models/default.joblib
+
+Users retrain on their own pages the same way: any JSONL in docs/data-format.md works, with or
+without spam labels; `--inject` (on by default) adds synthetic spam from `training.inject`.
+
+Injected spam is drawn per fold from a disjoint slice of the vocabulary families, and the
+folds are what the stacked classifier uses for its out-of-fold text opinions: so the context
+stage learns how much to trust vocabulary on spam whose vocabulary it has never seen, which is
+the situation of every real spam campaign after training.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import hashlib
+import sys
+import time
+import zlib
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from cleaner import __version__
+from cleaner.features import PageBatch
+from cleaner.model import DEFAULT_MODEL, build_pipeline, save_model
+from cleaner.units import Unit
+from training.evaluate import unit_report
+from training.io import default_data_dir, read_jsonl
+
+VALID_BUCKETS = 5  # one page source in five is held out for validation
+
+
+def record_units(record: dict) -> list[Unit]:
+    """The record's units as `Unit`s (unknown keys are ignored so user files may carry extras)."""
+    names = {f.name for f in dataclasses.fields(Unit)}
+    return [Unit(**{k: v for k, v in u.items() if k in names}) for u in record["units"]]
+
+
+def is_validation(record: dict) -> bool:
+    """Whole pages (both their html and text records) go to one side, by a stable hash."""
+    key = str(record.get("source") or record["id"])
+    return zlib.crc32(key.encode("utf-8")) % VALID_BUCKETS == 0
+
+
+def split_vocabulary(vocab: Any, k: int) -> list[Any]:
+    """`k` vocabularies over disjoint families of `vocab` (by a stable hash of the family)."""
+    from training.inject import _Pool
+
+    def part(pool: _Pool, i: int) -> _Pool:
+        entries = tuple(e for e in pool.entries if zlib.crc32(e.family.encode()) % k == i)
+        return _Pool(entries) if entries else pool
+
+    def names(items: tuple[str, ...], i: int) -> tuple[str, ...]:
+        kept = tuple(x for x in items if zlib.crc32(x.encode()) % k == i)
+        return kept or items
+
+    return [
+        dataclasses.replace(
+            vocab,
+            brands=part(vocab.brands, i),
+            keywords=part(vocab.keywords, i),
+            promos=part(vocab.promos, i),
+            headlines=part(vocab.headlines, i),
+            domains=part(vocab.domains, i),
+            adult_terms=part(vocab.adult_terms, i),
+            brand_patterns=names(vocab.brand_patterns, i),
+            scripts=names(vocab.scripts, i),
+        )
+        for i in range(k)
+    ]
+
+
+def inject_folds(
+    records: list[dict], n_folds: int, seed: int, rate: float, data_dir: Path | None
+) -> tuple[list[dict], list[int]]:
+    """Inject spam into records, fold by fold, each fold with its own vocabulary slice."""
+    from training.inject import inject_records, load_vocabulary
+
+    vocabs = split_vocabulary(load_vocabulary(data_dir, holdout="train"), n_folds)
+    by_fold: list[list[dict]] = [[] for _ in range(n_folds)]
+    for r in records:
+        key = str(r.get("source") or r["id"])
+        by_fold[zlib.crc32(key.encode("utf-8")) % n_folds].append(r)
+    out: list[dict] = []
+    folds: list[int] = []
+    for i, recs in enumerate(by_fold):
+        for r in inject_records(recs, seed=seed + i, vocab=vocabs[i], rate=rate):
+            out.append(r)
+            folds.append(i)
+    return out, folds
+
+
+def to_xy(records: list[dict]) -> tuple[PageBatch, np.ndarray]:
+    batch = PageBatch([record_units(r) for r in records])
+    y = np.array([label for r in records for label in r["labels"]])
+    return batch, y
+
+
+def data_hash(paths: list[Path]) -> str:
+    digest = hashlib.sha256()
+    for p in paths:
+        digest.update(Path(p).read_bytes())
+    return digest.hexdigest()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m training.train", description=__doc__.split("\n\n")[0]
+    )
+    parser.add_argument("--data", type=Path, nargs="+", required=True, help="labelled JSONL")
+    parser.add_argument("--out", type=Path, default=DEFAULT_MODEL)
+    parser.add_argument("--shared", type=Path, default=None, help="shared data folder")
+    parser.add_argument("--no-inject", dest="inject", action="store_false")
+    parser.add_argument("--inject-rate", type=float, default=0.8)
+    parser.add_argument("--folds", type=int, default=3)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--max-iter", type=int, default=300)
+    parser.add_argument("--limit", type=int, default=0, help="use only the first N records")
+    parser.add_argument("--no-validation", dest="validate", action="store_false",
+                        help="train on every record (no held-out metrics in the manifest)")
+    args = parser.parse_args(argv)
+
+    t0 = time.time()
+    records = [r for p in args.data for r in read_jsonl(p)]
+    if args.limit:
+        records = records[: args.limit]
+    train = [r for r in records if not (args.validate and is_validation(r))]
+    valid = [r for r in records if args.validate and is_validation(r)]
+    shared = args.shared or default_data_dir()
+    groups = None
+    if args.inject:
+        train, folds = inject_folds(train, args.folds, args.seed, args.inject_rate, shared)
+        fold_of_unit = np.repeat(folds, [len(r["units"]) for r in train])
+        groups = fold_of_unit
+        if valid:
+            valid, _ = inject_folds(valid, args.folds, args.seed + 100, args.inject_rate, shared)
+    print(f"{len(train)} training pages, {len(valid)} validation pages "
+          f"({time.time() - t0:.0f}s)", file=sys.stderr)
+
+    pipeline = build_pipeline(
+        n_folds=args.folds, max_iter=args.max_iter, random_state=args.seed,
+        class_weight={"content": 1.5, "spam": 3.0},
+    )
+    X, y = to_xy(train)
+    pipeline.fit(X, y, model__groups=groups)
+    print(f"fitted on {len(y)} units ({time.time() - t0:.0f}s)", file=sys.stderr)
+
+    metrics: dict[str, Any] = {}
+    if valid:
+        Xv, yv = to_xy(valid)
+        metrics = unit_report(yv, pipeline.predict(Xv))
+        print(f"validation: {metrics}", file=sys.stderr)
+    manifest = save_model(
+        pipeline,
+        args.out,
+        {
+            "name": "cleaner-default",
+            "version": __version__,
+            "trained_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "training_data": [str(p) for p in args.data],
+            "training_data_sha256": data_hash(args.data),
+            "training_units": int(len(y)),
+            "injection": {"enabled": args.inject, "rate": args.inject_rate, "seed": args.seed,
+                          "vocabulary": "train"},
+            "labels": ["content", "boilerplate", "spam"],
+            "metrics": {"validation": metrics},
+        },
+    )
+    print(f"wrote {args.out} ({manifest['size_bytes'] / 1e6:.1f} MB, "
+          f"{time.time() - t0:.0f}s)", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
