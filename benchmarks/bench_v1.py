@@ -87,6 +87,10 @@ TARGETS: dict[str, dict[str, Any]] = {
     "model_load_s": {"target": 1.0, "what": "model load time (s)"},
     "model_file_mb": {"target": 25.0, "what": "model file size (MB)"},
     "serving_rss_mb": {"target": 300.0, "what": "resident memory, load + 100 pages (MB)"},
+    "spliced_repaired_exactly": {"target": 0.95,
+                                 "what": "spliced spans excised, line repaired exactly"},
+    "clean_lines_altered": {"target": 0.002, "what": "clean content lines altered (≤)"},
+    "span_time_share": {"target": 0.30, "what": "time added by span detection (≤)"},
 }
 
 _UNIT_FIELDS = frozenset(f.name for f in fields(Unit))
@@ -287,6 +291,8 @@ class Run:
     words: list[dict[str, Any]] = field(default_factory=list)  # per page
     spam: dict[str, SpamTally] = field(default_factory=dict)
     seconds: float = 0.0
+    content_lines: int = 0  # real content lines (gold) without an injected span
+    altered_lines: int = 0  # ... of which the cleaner cut something out
 
 
 def clean_slice(cleaner: Cleaner, pages: list[BenchPage], records: list[dict],
@@ -302,6 +308,11 @@ def clean_slice(cleaner: Cleaner, pages: list[BenchPage], records: list[dict],
         run.words.append({"page": page.page_id, "page_type": page.page_type, "p": p, "r": r,
                           "f1": f})
         tally_injections(rec, res, run.spam)
+        spans = rec.get("spans") or [[] for _ in rec["units"]]
+        for label, gold_spans, line in zip(rec["labels"], spans, res.lines):
+            if label == "content" and not gold_spans and line.clean_text is not None:
+                run.content_lines += 1
+                run.altered_lines += bool(line.spans)
     run.seconds = time.perf_counter() - t0
     return run
 
@@ -410,8 +421,12 @@ def bench_speed(cleaner: Cleaner, pages: list[BenchPage], repeat: int) -> dict[s
     n_text_lines = sum(len(segment_text(d).units) for d in dumps)
     n_html_units = sum(len(p.records["html"]["units"]) for p in pages)
     runs: dict[str, list[tuple[float, float]]] = defaultdict(list)
+    no_spans = Cleaner(cleaner.pipeline, cleaner.manifest)
+    no_spans._spans = None  # the same cleaner without span detection, for its share of time
     for _ in range(repeat):
         runs["text"].append(_timed(lambda: [cleaner.clean(text=d) for d in dumps]))
+        runs["text_without_spans"].append(
+            _timed(lambda: [no_spans.clean(text=d) for d in dumps]))
         runs["html"].append(_timed(lambda: [cleaner.clean(html=h) for h in htmls]))
         runs["trafilatura"].append(_timed(lambda: [trafilatura_extract(h) for h in htmls]))
     out: dict[str, Any] = {"pages": len(pages), "repeat": repeat, "text_lines": n_text_lines,
@@ -422,11 +437,14 @@ def bench_speed(cleaner: Cleaner, pages: list[BenchPage], repeat: int) -> dict[s
         entry = {"wall_s": round(wall, 3), "cpu_s": round(cpu, 3),
                  "pages_per_s": round(len(pages) / wall, 2),
                  "pages_per_cpu_s": round(len(pages) / cpu, 2)}
-        n_lines = {"text": n_text_lines, "html": n_html_units}.get(name)
+        n_lines = {"text": n_text_lines, "text_without_spans": n_text_lines,
+                   "html": n_html_units}.get(name)
         if n_lines is not None:
             entry["lines_per_s"] = round(n_lines / wall)
             entry["lines_per_cpu_s"] = round(n_lines / cpu)
         out[name] = entry
+    with_spans, without = out["text"]["cpu_s"], out["text_without_spans"]["cpu_s"]
+    out["span_time_share"] = round(with_spans / without - 1, 3) if without else None
     traf = out["trafilatura"]["pages_per_s"]
     for name in ("text", "html"):
         out[name]["vs_trafilatura"] = round(out[name]["pages_per_s"] / traf, 2) if traf else None
@@ -599,6 +617,10 @@ def render(results: dict[str, Any]) -> str:
     rows = [[k, v["pages"], fmt(v["r"])] for k, v in results["content_loss"].items()]
     out.append(table("Content word recall, pages without injections (target ≥ 0.97)",
                      ["slice", "pages", "recall"], rows))
+    rows = [[k, v["content_lines"], v["altered_lines"], fmt(v["altered_rate"], True)]
+            for k, v in results.get("altered", {}).items()]
+    out.append(table("Clean content lines altered by span repair, pages without injections "
+                     "(target ≤ 0.2%)", ["slice", "content lines", "altered", "rate"], rows))
 
     te = results.get("trafilatura_eval")
     if te:
@@ -666,9 +688,23 @@ def targets(results: dict[str, Any]) -> dict[str, dict[str, Any]]:
     put("article_f1_vs_trafilatura",
         None if worst is None else f"{worst:+.3f} (worst gap, html)",
         None if worst is None else worst >= 0)
+    exact = total_inunit = 0
+    for kinds in results["spam"].values():
+        for k, v in kinds.items():
+            if k in INUNIT_KINDS:
+                exact += v["exact"]
+                total_inunit += v["total"]
+    rate = _rate(exact, total_inunit)
+    put("spliced_repaired_exactly", rate, rate is not None and rate >= 0.95)
+    alt = results.get("altered", {})
+    n_lines = sum(v["content_lines"] for v in alt.values())
+    rate = _rate(sum(v["altered_lines"] for v in alt.values()), n_lines)
+    put("clean_lines_altered", rate, rate is not None and rate <= 0.002)
     if results.get("speed"):
         lps = results["speed"]["text"]["lines_per_s"]
         put("text_lines_per_s", lps, lps >= 20000)
+        share = results["speed"].get("span_time_share")
+        put("span_time_share", share, share is not None and share <= 0.30)
     if results.get("load"):
         ld = results["load"]
         put("model_load_s", ld["load_s_median"], ld["load_s_median"] < 1.0)
@@ -792,6 +828,15 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     results["spam"] = spam
     results["content_loss"] = {
         f"{ds}/{mode}": macro(runs[(ds, mode, "clean")].words)
+        for ds in pages_by_ds for mode in MODES
+    }
+    results["altered"] = {
+        f"{ds}/{mode}": {
+            "content_lines": runs[(ds, mode, "clean")].content_lines,
+            "altered_lines": runs[(ds, mode, "clean")].altered_lines,
+            "altered_rate": _rate(runs[(ds, mode, "clean")].altered_lines,
+                                  runs[(ds, mode, "clean")].content_lines),
+        }
         for ds in pages_by_ds for mode in MODES
     }
     results["pages"] = {

@@ -1,10 +1,10 @@
-"""The cleaning algorithm, top to bottom: decode -> segment -> features -> model -> repair ->
-result. Each stage is one function of its own module; this one only puts them in order.
+"""The cleaning algorithm, top to bottom: decode -> segment -> features + model -> decide ->
+fields -> repair -> result. Each stage is a function of its own module; `Cleaner.clean_page`
+only puts them in order.
 """
 
 from __future__ import annotations
 
-import re
 import threading
 from pathlib import Path
 from typing import Any
@@ -14,22 +14,17 @@ import numpy as np
 from cleaner.decode import decode, sniff_kind
 from cleaner.errors import EmptyPageError
 from cleaner.features import PageBatch
+from cleaner.fields import Field, date_role, field_units, split_fields
 from cleaner.model import load_model
-from cleaner.repair import PageVocabulary, apply_spans, find_spans
-from cleaner.result import Line, Result, Span
+from cleaner.repair import repair_units
+from cleaner.result import Result, assemble
 from cleaner.segment import segment
 from cleaner.units import LABELS, Page, Unit
 
 # A unit is dropped only when the model is fairly sure it is not content: losing a paragraph of
-# the article is worse than keeping a footer line. Tuned on wcxb/dev validation pages.
+# the article is worse than keeping a footer line. A trained model carries its own floor, tuned
+# on wcxb/dev validation pages; this is the default for models that do not.
 CONTENT_FLOOR = 0.3
-
-_DATE = re.compile(
-    r"\b\d{4}-\d{1,2}-\d{1,2}(?:[ T]\d{1,2}:\d{2}(?::\d{2})?)?"
-    r"|\b\d{1,2}[./]\d{1,2}[./]\d{4}\b"
-    r"|\b(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)[a-z]*\.? \d{1,2},? \d{4}\b"
-    r"|\b\d{1,2} (?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)[a-z]* \d{4}\b"
-)
 
 
 class Cleaner:
@@ -39,6 +34,9 @@ class Cleaner:
     def __init__(self, pipeline: Any, manifest: dict[str, Any]) -> None:
         self.pipeline = pipeline
         self.manifest = manifest
+        self._features = pipeline.named_steps["features"]
+        self._model = pipeline.named_steps["model"]
+        self._spans = getattr(self._model, "spans_", None)
 
     @classmethod
     def load(cls, path: str | Path | None = None) -> Cleaner:
@@ -76,83 +74,68 @@ class Cleaner:
         """Label, repair and assemble one segmented page."""
         if not page.units:
             raise EmptyPageError("the page has no text")
-        proba = self.pipeline.predict_proba(PageBatch([page.units]))
-        labels = decide(proba)
-        lines = repair_units(page.units, labels, proba, apply=repair)
+        units = page.units
+        proba = self.predict_proba(units)
+        labels = decide(proba, self.content_floor)
+        fields = self.judge_fields(units, labels)
+        lines = repair_units(units, labels, proba, fields, self._spans, self._score_text,
+                             apply=repair)
         return assemble(page, lines, self.version)
 
+    @property
+    def content_floor(self) -> float:
+        return float(getattr(self._model, "content_floor_", CONTENT_FLOOR))
 
-def decide(proba: np.ndarray) -> list[str]:
+    def predict_proba(self, units: list[Unit]) -> np.ndarray:
+        """Probabilities of `LABELS` for each unit of one page."""
+        return self.pipeline.predict_proba(PageBatch([units]))
+
+    def judge_fields(self, units: list[Unit], labels: list[str]) -> dict[int, list[Field]]:
+        """Fields of the separated lines that are not plain boilerplate, each labelled in
+        place: the page is labelled again with those lines replaced by their fields."""
+        split: dict[int, list[tuple[int, int]]] = {}
+        for i, (u, label) in enumerate(zip(units, labels)):
+            if label != "boilerplate":
+                f = split_fields(u.text)
+                if f:
+                    split[i] = f
+        if not split:
+            return {}
+        expanded: list[Unit] = []
+        where: dict[int, int] = {}  # unit -> position of its first field in `expanded`
+        for i, u in enumerate(units):
+            if i in split:
+                where[i] = len(expanded)
+                expanded.extend(field_units(u, split[i]))
+            else:
+                expanded.append(u)
+        proba = self.predict_proba(expanded)
+        field_labels = decide(proba, self.content_floor)
+        out: dict[int, list[Field]] = {}
+        for i, at in where.items():
+            out[i] = [
+                Field(a, b, units[i].text[a:b], field_labels[at + k],
+                      {name: round(float(v), 4) for name, v in zip(LABELS, proba[at + k])},
+                      date_role(units[i].text[a:b]))
+                for k, (a, b) in enumerate(split[i])
+            ]
+        return out
+
+    def _score_text(self, texts: list[str]) -> np.ndarray:
+        """The unit text model's opinion of stretches of lines (for the span detector)."""
+        return self._model.text_proba_of(texts, self._features)
+
+
+def decide(proba: np.ndarray, content_floor: float = CONTENT_FLOOR) -> list[str]:
     """Labels from probabilities: content unless the model is sure enough it is not; then the
     likelier of boilerplate and spam."""
     content, boiler, spam = (LABELS.index(x) for x in ("content", "boilerplate", "spam"))
-    out = []
-    for p in proba:
-        if p[content] >= CONTENT_FLOOR:
-            out.append("content")
-        else:
-            out.append("spam" if p[spam] > p[boiler] else "boilerplate")
-    return out
-
-
-def repair_units(
-    units: list[Unit], labels: list[str], proba: np.ndarray, apply: bool = True
-) -> list[Line]:
-    """Audit lines for every unit; content units get their spliced spam excised (or, with
-    `apply=False`, only marked)."""
-    # The article's own vocabulary: spliced spam must not vouch for itself through the spam
-    # and boilerplate lines that repeat it.
-    vocab = PageVocabulary.of([u.text for u, lab in zip(units, labels) if lab == "content"])
-    lines = []
-    for u, label, p in zip(units, labels, proba):
-        probs = {name: round(float(v), 4) for name, v in zip(LABELS, p)}
-        spans: list[Span] = []
-        clean_text: str | None = None
-        if label == "content":
-            spans = find_spans(u.text, vocab)
-            clean_text = apply_spans(u.text, spans) if apply else u.text.strip()
-            if not clean_text:
-                label, clean_text = "spam", None
-        lines.append(Line(u.index, label, probs, u.text, clean_text, spans))
-    return lines
-
-
-def assemble(page: Page, lines: list[Line], model_version: str) -> Result:
-    """The article (content units in order, a blank line between them), its title, and a
-    published date when a removed line (a byline, a dateline) carries one."""
-    kept = [ln for ln in lines if ln.clean_text is not None]
-    text = "\n\n".join(ln.clean_text for ln in kept if ln.clean_text)
-    return Result(
-        text=text,
-        title=_title(page, lines),
-        published=_published(page, lines),
-        lines=lines,
-        kind=page.kind,
-        model_version=model_version,
-    )
-
-
-def _title(page: Page, lines: list[Line]) -> str | None:
-    by_index = {u.index: u for u in page.units}
-    kept = [ln for ln in lines if ln.clean_text]
-    for ln in kept:
-        if by_index[ln.index].heading == 1:
-            return ln.clean_text
-    for ln in kept:
-        if by_index[ln.index].heading:
-            return ln.clean_text
-    if page.kind == "text" and kept and len(kept[0].clean_text or "") <= 200:
-        return kept[0].clean_text
-    return page.meta.get("og_title") or page.html_title
-
-
-def _published(page: Page, lines: list[Line]) -> str | None:
-    for ln in lines:
-        if ln.clean_text is None:
-            m = _DATE.search(ln.text)
-            if m:
-                return m.group()
-    return page.meta.get("published") or page.meta.get("time")
+    is_content = proba[:, content] >= content_floor
+    is_spam = proba[:, spam] > proba[:, boiler]
+    return [
+        "content" if c else ("spam" if s else "boilerplate")
+        for c, s in zip(is_content.tolist(), is_spam.tolist())
+    ]
 
 
 _DEFAULT: Cleaner | None = None

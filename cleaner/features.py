@@ -2,58 +2,47 @@
 
 Spam generalises through being out of place, not through its vocabulary, so most features
 compare a unit with its own page: its script against the page's majority script, its character
-trigrams (a proxy for language) and words (topic) against the rest of the page, its words
-against the page's own frequent words, its position and its neighbours. Shape features (length,
-punctuation, digits, separators) and markup features (tag, link density, class/id tokens) decide
-most boilerplate cheaply. Character and word n-grams go to a separate sparse block that the
-model uses as one more opinion.
+n-grams (a proxy for language) and words (topic) against the rest of the page, the share of its
+words the page uses elsewhere, its position and its neighbours. Shape features (length,
+punctuation, digits, separators, brand-like tokens) and markup features (tag, link density,
+class/id tokens, the text held by the elements around the unit) decide most boilerplate
+cheaply. Character and word n-grams go to a separate sparse block that the model uses as one
+more opinion.
 
 The transformer takes a `PageBatch` (pages of units) rather than single units because page
-context is part of every row; it returns a `FeatureMatrix` with one row per unit.
+context is part of every row; it returns a `FeatureMatrix` with one row per unit. All per-unit
+work is vectorised over the page (`cleaner.textstats`): no Python loop runs per character and
+only cheap ones run per unit.
 """
 
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
+from operator import attrgetter
 
 import numpy as np
 import scipy.sparse as sp
 from sklearn.base import BaseEstimator, TransformerMixin
-from sklearn.feature_extraction.text import HashingVectorizer
 
+from cleaner import textstats as ts
 from cleaner.units import Unit
 
-# --- scripts -----------------------------------------------------------------------------------
-SCRIPTS: dict[str, re.Pattern[str]] = {
-    "latin": re.compile(r"[A-Za-z\u00c0-\u024f\u1e00-\u1eff]"),
-    "cjk": re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]"),
-    "kana": re.compile(r"[\u3040-\u30ff]"),
-    "hangul": re.compile(r"[\uac00-\ud7af\u1100-\u11ff\u3130-\u318f]"),
-    "cyrillic": re.compile(r"[\u0400-\u04ff]"),
-    "arabic": re.compile(r"[\u0600-\u06ff\u0750-\u077f]"),
-    "thai": re.compile(r"[\u0e00-\u0e7f]"),
-    "devanagari": re.compile(r"[\u0900-\u097f]"),
-    "greek": re.compile(r"[\u0370-\u03ff]"),
-    "hebrew": re.compile(r"[\u0590-\u05ff]"),
-}
-_WORD = re.compile(r"\w+")
-_DIGIT = re.compile(r"\d")
-_UPPER = re.compile(r"[A-ZÀ-ÖØ-Þ]")
-_PUNCT = re.compile(r"[^\w\s]")
-_SEPARATOR = re.compile(r"\s[|·•»/–—-]\s|\s\|\s?|»|›")
-_MIXED_TOKEN = re.compile(r"\b(?=\w*\d)(?=\w*[^\W\d_])\w+\b")
-_URL = re.compile(r"https?://|www\.|\b[\w-]+\.(?:com|net|org|vip|bet|club|io|co|cc|info|top|xyz)\b")
+MAX_UNIT_CHARS = 4000  # characters of a unit whose statistics are taken (length is exact)
+NGRAM_HEAD = 240  # characters of a unit that give character n-grams
+WORD_HEAD = 64  # tokens of a unit that give word n-grams
+
+# A web address or a bare domain ("jili777.vip"): a lower-case top-level label right after a
+# letter or digit; starting the pattern at the dot keeps the scan fast.
+_URL = re.compile(r"https?://|www\.|(?<=[A-Za-z0-9])\.(?:[a-z]{2,6}|xn--[a-z0-9]+)\b(?!\.?\w)")
 _DATE = re.compile(
-    r"\b\d{4}[-/.]\d{1,2}[-/.]\d{1,2}\b|\b\d{1,2}[-/.]\d{1,2}[-/.]\d{2,4}\b|\b\d{1,2}:\d{2}\b"
-    r"|\b(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.? \d{1,2}\b",
+    r"\b\d{4}[-/.年]\d{1,2}[-/.月]\d{1,2}|\b\d{1,2}[-/.]\d{1,2}[-/.]\d{2,4}\b|\b\d{1,2}:\d{2}\b"
+    r"|\b(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.? \d{1,2}\b"
+    r"|\b\d{1,2}\.? (?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\b",
     re.I,
 )
-_SENTENCE_END = re.compile(r"[.!?。！？…:;\"'”»)]\s*$")
-_SENTENCE = re.compile(r"[.!?。！？](?:\s|$)")
 
 ATTR_GROUPS: dict[str, tuple[str, ...]] = {
     "nav": ("nav", "menu", "navbar", "navigation", "breadcrumb", "breadcrumbs", "pagination"),
@@ -68,6 +57,7 @@ ATTR_GROUPS: dict[str, tuple[str, ...]] = {
     "main": ("content", "article", "post", "entry", "body", "text", "story", "main", "prose"),
 }
 TAGS = ("p", "h", "li", "td", "div", "body", "blockquote", "pre", "dd", "button", "other")
+N_CONTAINER_LEVELS = 3
 
 
 @dataclass
@@ -92,52 +82,34 @@ class FeatureMatrix:
         return self.dense.shape[0]
 
 
-def _attr_groups(attrs: str) -> list[float]:
-    toks = set(attrs.split())
-    return [float(any(t in toks for t in group)) for group in ATTR_GROUPS.values()]
-
-
-def _tag_onehot(unit: Unit) -> list[float]:
-    tag = "h" if unit.heading or unit.tag in ("h1", "h2", "h3", "h4", "h5", "h6") else unit.tag
-    if not tag:
-        return [0.0] * len(TAGS)
-    key = tag if tag in TAGS else "other"
-    return [float(key == t) for t in TAGS]
-
-
-UNIT_FEATURES = (
+UNIT_FEATURES: list[str] = (
     ["log_chars", "log_words", "frac_letter", "frac_digit", "frac_punct", "frac_upper",
-     "mean_word_len", "sentence_end", "n_sentences", "starts_upper", "separators", "mixed_tokens",
-     "has_url", "has_date", "has_copyright", "frac_pipe_fields_short"]
-    + [f"script_{s}" for s in SCRIPTS]
-    + ["script_match", "script_is_majority", "char_cos", "word_cos", "vocab_shared",
-       "vocab_frequent", "duplicates", "rel_pos", "rel_char_pos", "from_start", "from_end",
-       "len_vs_median", "len_vs_max", "local_density", "paragraph_break", "is_html",
-       "heading", "link_density", "in_list", "in_table", "depth"]
+     "mean_word_len", "sentence_end", "n_sentence_ends", "starts_upper", "separators",
+     "mixed_tokens", "frac_mixed_tokens", "caps_inside", "has_url", "n_urls", "has_date",
+     "has_copyright", "pipe_fields", "pipe_short"]
+    + [f"script_{s}" for s in ts.SCRIPTS]
+    + ["script_match", "script_is_majority", "n_scripts", "char_cos", "word_cos",
+       "vocab_shared", "vocab_frequent", "oov_tokens", "sent_fit_min", "sent_fit_max",
+       "sent_misfit_share", "n_sentences", "duplicates", "rel_pos", "rel_char_pos",
+       "from_start", "from_end", "len_vs_median", "len_vs_max", "local_density",
+       "content_before", "content_after", "page_units", "page_majority_latin",
+       "page_majority_cjk", "paragraph_break", "is_html", "heading", "link_density", "in_list",
+       "in_table", "depth"]
     + [f"tag_{t}" for t in TAGS]
     + [f"attr_{g}" for g in ATTR_GROUPS]
+    + [f"box{k}_{name}" for k in range(1, N_CONTAINER_LEVELS + 1)
+       for name in ("share", "link_density", "log_units", "long_share")]
+    + ["in_main_box", "main_box_found"]
 )
 NEIGHBOUR_FEATURES = ("log_chars", "frac_punct", "sentence_end", "script_match", "char_cos",
-                      "word_cos", "link_density", "separators")
+                      "word_cos", "link_density", "separators", "mixed_tokens", "has_url",
+                      "sent_fit_min")
 NEIGHBOUR_OFFSETS = (-2, -1, 1, 2)
 FEATURE_NAMES = UNIT_FEATURES + [
     f"{name}@{off:+d}" for off in NEIGHBOUR_OFFSETS for name in NEIGHBOUR_FEATURES
 ]
 _NEIGHBOUR_IDX = [UNIT_FEATURES.index(n) for n in NEIGHBOUR_FEATURES]
-
-
-def _head_chars(text: str) -> str:
-    """Character n-grams of a unit's start: enough to know a footer or a keyword line, and it
-    keeps the cost of long paragraphs (which shape features already decide) bounded."""
-    return text[:CHAR_NGRAM_SPAN].lower()
-
-
-def _head_words(text: str) -> str:
-    return text[:WORD_NGRAM_SPAN].lower()
-
-
-CHAR_NGRAM_SPAN = 100
-WORD_NGRAM_SPAN = 400
+_LONG = 120  # characters from which a unit counts as a paragraph of running text
 
 
 class UnitFeatures(BaseEstimator, TransformerMixin):
@@ -151,223 +123,48 @@ class UnitFeatures(BaseEstimator, TransformerMixin):
     def fit(self, X: PageBatch, y: Sequence[str] | None = None) -> UnitFeatures:
         return self
 
-    def _vectorizers(self) -> tuple[HashingVectorizer, HashingVectorizer]:
-        chars = HashingVectorizer(
-            analyzer="char_wb", ngram_range=(2, 3), n_features=self.char_buckets,
-            alternate_sign=False, norm="l2", preprocessor=_head_chars,
-        )
-        words = HashingVectorizer(
-            analyzer="word", ngram_range=(1, 2), n_features=self.word_buckets,
-            alternate_sign=False, norm="l2", preprocessor=_head_words,
-            token_pattern=r"(?u)\b\w+\b",
-        )
-        return chars, words
-
     def transform(self, X: PageBatch) -> FeatureMatrix:
-        chars, words = self._vectorizers()
-        texts = [u.text for page in X.pages for u in page]
-        char_m = chars.transform(texts).tocsr() if texts else sp.csr_matrix((0, self.char_buckets))
-        word_m = words.transform(texts).tocsr() if texts else sp.csr_matrix((0, self.word_buckets))
         starts = np.zeros(len(X.pages) + 1, dtype=np.int64)
-        dense_parts = []
+        dense_parts, sparse_parts = [], []
         for k, page in enumerate(X.pages):
-            a = starts[k]
-            starts[k + 1] = a + len(page)
+            starts[k + 1] = starts[k] + len(page)
             if page:
-                dense_parts.append(
-                    _page_dense(page, char_m[a : a + len(page)], word_m[a : a + len(page)])
-                )
-        dense = (
-            np.vstack(dense_parts) if dense_parts else np.zeros((0, len(FEATURE_NAMES)))
-        )
+                dense, sparse = page_features(page, self.char_buckets, self.word_buckets)
+                dense_parts.append(dense)
+                sparse_parts.append(sparse)
+        n_sparse = self.char_buckets + self.word_buckets
         return FeatureMatrix(
-            dense=dense.astype(np.float32),
-            sparse=sp.hstack([char_m, word_m], format="csr", dtype=np.float32),
+            dense=(np.vstack(dense_parts) if dense_parts
+                   else np.zeros((0, len(FEATURE_NAMES)))).astype(np.float32),
+            sparse=(sp.vstack(sparse_parts, format="csr") if sparse_parts
+                    else sp.csr_matrix((0, n_sparse), dtype=np.float32)),
             page_starts=starts,
         )
 
 
-def _char_tables() -> tuple[np.ndarray, np.ndarray]:
-    """Per code point (BMP): a character class and a script id, so that per-unit counts are one
-    `bincount` over the page instead of a dozen regular expressions per unit."""
-    cats = np.full(65536, C_OTHER, dtype=np.int64)
-    for cp in range(65536):
-        cat = unicodedata.category(chr(cp))
-        if cat[0] == "Z" or chr(cp).isspace():
-            cats[cp] = C_SPACE
-        elif cat == "Ll":
-            cats[cp] = C_LOWER
-        elif cat == "Lu":
-            cats[cp] = C_UPPER
-        elif cat[0] == "L":
-            cats[cp] = C_LETTER
-        elif cat == "Nd":
-            cats[cp] = C_DIGIT
-        elif cat[0] == "P":
-            cats[cp] = C_PUNCT
-        elif cat[0] == "S":
-            cats[cp] = C_SYMBOL
-    for ch in SENTENCE_END_CHARS:
-        cats[ord(ch)] = C_SENT_END
-    for ch in SEPARATOR_CHARS:
-        cats[ord(ch)] = C_SEP
-    cats[ord("©")] = C_COPY
-    scripts = np.zeros(65536, dtype=np.int64)
-    for sid, pattern in enumerate(SCRIPTS.values(), start=1):
-        for lo, hi in re.findall(r"\\u([0-9a-f]{4})-\\u([0-9a-f]{4})", pattern.pattern):
-            scripts[int(lo, 16) : int(hi, 16) + 1] = sid
-    scripts[ord("A") : ord("Z") + 1] = 1
-    scripts[ord("a") : ord("z") + 1] = 1
-    return cats, scripts
-
-
-C_SPACE, C_LOWER, C_UPPER, C_LETTER, C_DIGIT, C_PUNCT, C_SYMBOL, C_OTHER = range(8)
-C_SENT_END, C_SEP, C_COPY = 8, 9, 10
-N_CLASSES = 11
-SENTENCE_END_CHARS = ".!?。！？…"
-SEPARATOR_CHARS = "|·•»›｜"
-_TABLES: tuple[np.ndarray, np.ndarray] | None = None
-
-
-def _tables() -> tuple[np.ndarray, np.ndarray]:
-    global _TABLES
-    if _TABLES is None:
-        _TABLES = _char_tables()
-    return _TABLES
-
-
-_TAG_CACHE: dict[tuple[str, int], list[float]] = {}
-_ATTR_CACHE: dict[str, list[float]] = {}
-
-
-def _markup(u: Unit) -> list[float]:
-    key = (u.tag, u.heading)
-    tag = _TAG_CACHE.get(key)
-    if tag is None:
-        tag = _TAG_CACHE.setdefault(key, _tag_onehot(u))
-    attrs = _ATTR_CACHE.get(u.attrs)
-    if attrs is None:
-        if len(_ATTR_CACHE) > 50_000:
-            _ATTR_CACHE.clear()
-        attrs = _ATTR_CACHE.setdefault(u.attrs, _attr_groups(u.attrs))
-    return [float(u.paragraph_break), float(bool(u.tag)), float(u.heading), u.link_density,
-            float(u.in_list), float(u.in_table), float(np.log1p(u.depth)), *tag, *attrs]
-
-
-def _page_dense(page: list[Unit], char_m: sp.csr_matrix, word_m: sp.csr_matrix) -> np.ndarray:
-    """The dense rows of one page: per-unit shape, then page-relative, then neighbours."""
+def page_features(
+    page: list[Unit], char_buckets: int, word_buckets: int
+) -> tuple[np.ndarray, sp.csr_matrix]:
+    """The dense rows and the sparse n-gram rows of one page."""
     n = len(page)
-    texts = [u.text.strip() for u in page]
-    lengths = np.array([len(t) for t in texts], dtype=np.int64)
-    nchar = np.maximum(lengths, 1).astype(np.float64)
-    total_chars = max(1.0, float(lengths.sum()))
-    cats, script_table = _tables()
+    full_lengths = np.fromiter((len(u.text) for u in page), dtype=np.float64, count=n)
+    texts = [u.text.strip()[:MAX_UNIT_CHARS] for u in page]
+    text = ts.PageText.of(texts)
+    folded = ts.fold(text)
+    words = ts.Words.of(text, folded)
+    char_m = ts.char_ngrams(text, folded, char_buckets, NGRAM_HEAD)
+    word_m = ts.word_ngrams(words, n, word_buckets, WORD_HEAD)
 
-    cp = np.frombuffer("".join(texts).encode("utf-32-le"), dtype=np.uint32).astype(np.int64)
-    bmp = cp < 65536
-    cls = np.where(bmp, cats[np.minimum(cp, 65535)], C_SYMBOL)
-    scr = np.where(bmp, script_table[np.minimum(cp, 65535)], 0)
-    uid = np.repeat(np.arange(n), lengths)
-    counts = np.bincount(uid * N_CLASSES + cls, minlength=n * N_CLASSES).reshape(n, N_CLASSES)
-    n_scripts = len(SCRIPTS) + 1
-    scripts = np.bincount(uid * n_scripts + scr, minlength=n * n_scripts).reshape(n, n_scripts)
-    scripts = scripts[:, 1:].astype(np.float64)
-    wordchar = (cls >= C_LOWER) & (cls <= C_DIGIT)
-    starts = np.concatenate([[0], np.cumsum(lengths)[:-1]])
-    prev = np.concatenate([[False], wordchar[:-1]])
-    prev[starts[lengths > 0]] = False
-    n_words = np.bincount(uid[wordchar & ~prev], minlength=n).astype(np.float64)
-    word_chars = np.bincount(uid[wordchar], minlength=n).astype(np.float64)
-    ends = starts + lengths - 1
-    nonempty = lengths > 0
-    first_cls = np.where(nonempty, cls[np.minimum(starts, len(cls) - 1)] if len(cls) else 0, -1)
-    last_cp = np.where(nonempty, cp[np.maximum(ends, 0)] if len(cp) else 0, 0)
-
-    letters = counts[:, [C_LOWER, C_UPPER, C_LETTER]].sum(axis=1).astype(np.float64)
-    punct = counts[:, [C_PUNCT, C_SENT_END, C_SEP, C_SYMBOL, C_COPY]].sum(axis=1)
-    sent_end = np.isin(last_cp, _SENTENCE_END_CPS).astype(np.float64)
-
-    page_scripts = scripts.sum(axis=0)
-    majority = int(page_scripts.argmax()) if page_scripts.sum() else 0
-    script_letters = scripts.sum(axis=1)
-    safe_sl = np.maximum(script_letters, 1.0)
-    has_sl = script_letters > 0
-
-    # Fit with the rest of the page: cosine between a unit and the page's sum minus itself,
-    # weighting each unit by its length so long article paragraphs define the page.
-    weights = lengths.astype(np.float64)
-    char_m, word_m = _compact(char_m), _compact(word_m)
-    char_cos = _cos_with_rest(char_m, weights)
-    word_cos = _cos_with_rest(word_m, weights)
-
-    # Vocabulary shared with the rest of the page, and share of the page's frequent terms.
-    binary = word_m.copy()
-    binary.data[:] = 1.0
-    df = np.asarray(binary.sum(axis=0)).ravel()
-    terms = np.maximum(np.asarray(binary.sum(axis=1)).ravel(), 1.0)
-    shared = (binary @ (df > 1).astype(np.float64)) / terms
-    top = np.argsort(-df)[:40]
-    frequent_mask = np.zeros(len(df))
-    frequent_mask[top[df[top] > 1]] = 1.0
-    frequent = (binary @ frequent_mask) / terms
-
-    text_counts = Counter(texts)
-    dup = np.log1p(np.array([text_counts[t] - 1 for t in texts], dtype=np.float64))
-    median_len = max(1.0, float(np.median(lengths)))
-    max_len = max(1.0, float(lengths.max()))
-    cum_chars = np.cumsum(lengths) - lengths
-    csum = np.concatenate([[0], np.cumsum(lengths)])
-    window = csum[np.minimum(np.arange(n) + 4, n)] - csum[np.maximum(np.arange(n) - 3, 0)]
-    idx = np.arange(n, dtype=np.float64)
-
-    pipes = np.array([_pipe_short(t) if "|" in t else 0.0 for t in texts])
-    regex = np.array(
-        [
-            (
-                len(_MIXED_TOKEN.findall(t)) if counts[i, C_DIGIT] else 0,
-                float(bool(_URL.search(t))) if "." in t or "/" in t else 0.0,
-                float(bool(_DATE.search(t))) if counts[i, C_DIGIT] else 0.0,
-            )
-            for i, t in enumerate(texts)
-        ],
-        dtype=np.float64,
-    ).reshape(n, 3)
-    columns = [
-        np.log1p(nchar),
-        np.log1p(n_words),
-        letters / nchar,
-        counts[:, C_DIGIT] / nchar,
-        punct / nchar,
-        counts[:, C_UPPER] / np.maximum(letters, 1.0),
-        word_chars / np.maximum(n_words, 1.0),
-        sent_end,
-        np.log1p(counts[:, C_SENT_END]),
-        (first_cls == C_UPPER).astype(np.float64),
-        counts[:, C_SEP].astype(np.float64),
-        regex[:, 0],
-        regex[:, 1],
-        regex[:, 2],
-        (counts[:, C_COPY] > 0).astype(np.float64),
-        pipes,
-        *(scripts / safe_sl[:, None]).T,
-        np.where(has_sl, scripts[:, majority] / safe_sl, 1.0),
-        (has_sl & (scripts.argmax(axis=1) == majority)).astype(np.float64),
-        char_cos,
-        word_cos,
-        shared,
-        frequent,
-        dup,
-        idx / max(1, n - 1),
-        cum_chars / total_chars,
-        np.log1p(idx),
-        np.log1p(n - 1 - idx),
-        np.log1p(lengths / median_len),
-        lengths / max_len,
-        window / total_chars,
-    ]
-    rows = np.column_stack([*columns, np.array([_markup(u) for u in page], dtype=np.float64)])
-    neighbours = []
+    cols: dict[str, np.ndarray] = {}
+    cols.update(_shape(text, words, texts, full_lengths))
+    cols.update(_scripts(text))
+    cols.update(_fit_with_page(text, char_m, word_m, words, full_lengths, texts))
+    cols.update(_position(page, full_lengths))
+    cols.update(_markup(page))
+    cols.update(_containers(page, full_lengths))
+    rows = np.column_stack([cols[name] for name in UNIT_FEATURES])
     base = rows[:, _NEIGHBOUR_IDX]
+    neighbours = []
     for off in NEIGHBOUR_OFFSETS:
         shifted = np.full_like(base, -1.0)
         if off < 0:
@@ -375,15 +172,337 @@ def _page_dense(page: list[Unit], char_m: sp.csr_matrix, word_m: sp.csr_matrix) 
         else:
             shifted[: n - off] = base[off:]
         neighbours.append(shifted)
-    return np.hstack([rows, *neighbours])
+    dense = np.hstack([rows, *neighbours])
+    return dense, sp.hstack([char_m, word_m], format="csr", dtype=np.float32)
 
 
-def _pipe_short(text: str) -> float:
-    fields = text.split("|")
-    return sum(len(f.strip()) < 25 for f in fields) / len(fields)
+def ngram_matrix(texts: list[str], char_buckets: int, word_buckets: int) -> sp.csr_matrix:
+    """The sparse n-gram rows of arbitrary strings, exactly as units get them: what the span
+    detector uses to ask the unit text model about a stretch of a line."""
+    text = ts.PageText.of([t.strip()[:MAX_UNIT_CHARS] for t in texts])
+    folded = ts.fold(text)
+    words = ts.Words.of(text, folded)
+    return sp.hstack(
+        [ts.char_ngrams(text, folded, char_buckets, NGRAM_HEAD),
+         ts.word_ngrams(words, len(texts), word_buckets, WORD_HEAD)],
+        format="csr", dtype=np.float32,
+    )
+
+
+def _regex_units(pattern: re.Pattern[str], texts: list[str], candidates: np.ndarray) -> np.ndarray:
+    """Matches of `pattern` per unit, scanning only the candidate units (those holding the
+    characters every match needs, known from the class counts)."""
+    out = np.zeros(len(texts))
+    for i in np.flatnonzero(candidates):
+        out[i] = len(pattern.findall(texts[i]))
+    return out
+
+
+def _shape(text: ts.PageText, words: ts.Words, texts: list[str],
+           full_lengths: np.ndarray) -> dict[str, np.ndarray]:
+    n = text.n_units
+    lengths = (text.end - text.start).astype(np.float64)
+    nchar = np.maximum(lengths, 1.0)
+    cls = text.cls
+    valid = text.unit >= 0
+    counts = np.bincount(
+        text.unit[valid] * ts.N_CLASSES + cls[valid], minlength=n * ts.N_CLASSES
+    ).reshape(n, ts.N_CLASSES).astype(np.float64)
+    letters = counts[:, [ts.C_LOWER, ts.C_UPPER, ts.C_LETTER, ts.C_MARK]].sum(axis=1)
+    punct = counts[:, [ts.C_PUNCT, ts.C_SENT_END, ts.C_SEP, ts.C_SYMBOL, ts.C_COPY]].sum(axis=1)
+    n_words = np.bincount(words.unit, minlength=n).astype(np.float64)
+    word_chars = np.bincount(words.unit, weights=words.last - words.first, minlength=n)
+    nonempty = lengths > 0
+    first_cls = np.where(nonempty, cls[np.minimum(text.start, len(cls) - 1)], -1)
+    last_cp = np.where(nonempty, text.cp[np.maximum(text.end - 1, 0)], 0)
+    sent_end = np.isin(last_cp, _SENTENCE_END_CPS).astype(np.float64)
+    mixed = (words.n_digits > 0) & (words.n_letters > 0)
+    n_mixed = np.bincount(words.unit[mixed], minlength=n).astype(np.float64)
+    # An upper-case letter after a lower-case one inside a token: camel-cased brand names and
+    # glued words, rare in running text.
+    caps_inside = np.zeros(n)
+    if len(cls) > 1:
+        seam = (cls[1:] == ts.C_UPPER) & (cls[:-1] == ts.C_LOWER)
+        caps_inside = text.per_unit(np.concatenate([[False], seam]))
+    pipe_fields = np.zeros(n)
+    pipe_short = np.zeros(n)
+    for i, t in enumerate(texts):
+        if "|" in t:
+            fields = t.split("|")
+            pipe_fields[i] = len(fields)
+            pipe_short[i] = sum(len(f.strip()) < 25 for f in fields) / len(fields)
+    dots = text.per_unit((text.cp == ord(".")) | (text.cp == ord("/")))
+    urls = _regex_units(_URL, texts, dots > 0)
+    return {
+        "log_chars": np.log1p(full_lengths),
+        "log_words": np.log1p(n_words),
+        "frac_letter": letters / nchar,
+        "frac_digit": counts[:, ts.C_DIGIT] / nchar,
+        "frac_punct": punct / nchar,
+        "frac_upper": counts[:, ts.C_UPPER] / np.maximum(letters, 1.0),
+        "mean_word_len": word_chars / np.maximum(n_words, 1.0),
+        "sentence_end": sent_end,
+        "n_sentence_ends": np.log1p(counts[:, ts.C_SENT_END]),
+        "starts_upper": (first_cls == ts.C_UPPER).astype(np.float64),
+        "separators": counts[:, ts.C_SEP],
+        "mixed_tokens": n_mixed,
+        "frac_mixed_tokens": n_mixed / np.maximum(n_words, 1.0),
+        "caps_inside": caps_inside,
+        "has_url": (urls > 0).astype(np.float64),
+        "n_urls": np.log1p(urls),
+        "has_date": (_regex_units(_DATE, texts, counts[:, ts.C_DIGIT] > 0) > 0).astype(float),
+        "has_copyright": (counts[:, ts.C_COPY] > 0).astype(np.float64),
+        "pipe_fields": pipe_fields,
+        "pipe_short": pipe_short,
+    }
 
 
 _SENTENCE_END_CPS = np.array([ord(c) for c in ".!?。！？…:;\"'”»)"], dtype=np.int64)
+
+
+def _scripts(text: ts.PageText) -> dict[str, np.ndarray]:
+    n = text.n_units
+    n_scripts = len(ts.SCRIPTS) + 1
+    valid = text.unit >= 0
+    scripts = np.bincount(
+        text.unit[valid] * n_scripts + text.script[valid], minlength=n * n_scripts
+    ).reshape(n, n_scripts)[:, 1:].astype(np.float64)
+    page_scripts = scripts.sum(axis=0)
+    majority = int(page_scripts.argmax()) if page_scripts.sum() else 0
+    per_unit = scripts.sum(axis=1)
+    safe = np.maximum(per_unit, 1.0)
+    has = per_unit > 0
+    out = {f"script_{s}": scripts[:, i] / safe for i, s in enumerate(ts.SCRIPTS)}
+    out["script_match"] = np.where(has, scripts[:, majority] / safe, 1.0)
+    out["script_is_majority"] = (has & (scripts.argmax(axis=1) == majority)).astype(np.float64)
+    out["n_scripts"] = (scripts >= 2).sum(axis=1).astype(np.float64)
+    out["page_majority_latin"] = np.full(n, float(majority == 0))
+    out["page_majority_cjk"] = np.full(n, float(ts.SCRIPTS[majority] in ("cjk", "kana")))
+    return out
+
+
+def _fit_with_page(text: ts.PageText, char_m: sp.csr_matrix, word_m: sp.csr_matrix,
+                   words: ts.Words, lengths: np.ndarray,
+                   texts: list[str]) -> dict[str, np.ndarray]:
+    """How well a unit fits the rest of its page: n-gram cosines, shared vocabulary."""
+    n = len(texts)
+    # Cosine between a unit and the page's sum minus itself, weighting each unit by its length
+    # so that long article paragraphs define the page.
+    weights = np.minimum(lengths, 2000.0)
+    char_cos = _cos_with_rest(_compact(char_m), weights)
+    word_cos = _cos_with_rest(_compact(word_m), weights)
+
+    # Vocabulary: in how many units does each token occur (each unit counted once)?
+    oov = np.zeros(n)
+    shared = np.zeros(n)
+    frequent = np.zeros(n)
+    if len(words):
+        # (token, unit) pairs as one 63-bit key: 39 bits of token hash, 24 of unit.
+        tok39 = (words.hash >> np.uint64(25)).astype(np.int64)
+        pairs = np.unique((tok39 << 24) | np.minimum(words.unit, (1 << 24) - 1))
+        hashes, unit_of_pair = pairs >> 24, pairs & ((1 << 24) - 1)
+        uniq, inverse, df = np.unique(hashes, return_inverse=True, return_counts=True)
+        pair_df = df[inverse.ravel()]
+        terms = np.maximum(np.bincount(unit_of_pair, minlength=n), 1).astype(np.float64)
+        shared = np.bincount(unit_of_pair, weights=(pair_df > 1), minlength=n) / terms
+        top = np.argsort(-df, kind="stable")[:40]
+        top = top[df[top] > 1]
+        is_top = np.zeros(len(uniq), dtype=bool)
+        is_top[top] = True
+        frequent = np.bincount(unit_of_pair, weights=is_top[inverse.ravel()], minlength=n) / terms
+        # Letter tokens of three or more characters that nothing else on the page uses: an
+        # injected brand or a keyword from another topic.
+        tok_df = df[np.searchsorted(uniq, tok39)]
+        lonely = (tok_df == 1) & (words.last - words.first >= 3) & (words.n_letters > 0)
+        oov = np.bincount(words.unit[lonely], minlength=n) / terms
+        sentence_fit = _sentence_fit(text, words, tok_df - 1, n)
+    else:
+        sentence_fit = {k: np.zeros(n) for k in ("sent_fit_min", "sent_fit_max",
+                                                  "sent_misfit_share", "n_sentences")}
+    counts = Counter(texts)
+    dup = np.log1p(np.fromiter((counts[t] - 1 for t in texts), dtype=np.float64, count=n))
+    return {"char_cos": char_cos, "word_cos": word_cos, "vocab_shared": shared,
+            "vocab_frequent": frequent, "oov_tokens": oov, "duplicates": dup, **sentence_fit}
+
+
+def _sentence_fit(text: ts.PageText, words: ts.Words, df_other: np.ndarray,
+                  n: int) -> dict[str, np.ndarray]:
+    """How well each sentence of a unit fits the rest of the page, relative to the page.
+
+    A real paragraph with a promo glued to it has one sentence that fits nothing; a promo
+    paragraph fits nothing at all; an article paragraph fits throughout. A sentence's fit is
+    the frequency-weighted overlap of its words with the other units (the dot product of its
+    word set with the page's unit-frequency vector, over the square root of its length),
+    divided by the page's median sentence fit.
+    """
+    cls = text.cls
+    m = len(cls)
+    boundary = np.zeros(m, dtype=bool)
+    boundary[:-1] = (cls[:-1] == ts.C_SENT_END) & (cls[1:] == ts.C_SPACE)
+    boundary |= np.isin(text.cp, _CJK_STOPS)
+    starts = np.zeros(m, dtype=bool)
+    starts[1:] = boundary[:-1]
+    starts[text.start[text.start < m]] = True
+    sent_of_char = np.cumsum(starts) - 1
+    sent = sent_of_char[words.first]
+    n_sent = int(sent.max()) + 1 if len(sent) else 0
+    count = np.bincount(sent, minlength=n_sent).astype(np.float64)
+    total = np.bincount(sent, weights=np.minimum(df_other, 50), minlength=n_sent)
+    fit = total / np.sqrt(np.maximum(count, 1.0))
+    unit_of_sent = np.full(n_sent, -1)
+    unit_of_sent[sent] = words.unit
+    chars = np.bincount(sent, weights=words.last - words.first, minlength=n_sent)
+    real = count >= 3
+    out = {"sent_fit_min": np.full(n, -1.0), "sent_fit_max": np.full(n, -1.0),
+           "sent_misfit_share": np.zeros(n),
+           "n_sentences": np.log1p(np.bincount(unit_of_sent[real], minlength=n)).astype(float)}
+    if not real.any():
+        return out
+    ref = max(float(np.median(fit[real])), 1e-6)
+    rel = fit / ref
+    u = unit_of_sent[real]
+    lo = np.full(n, np.inf)
+    hi = np.full(n, -np.inf)
+    np.minimum.at(lo, u, rel[real])
+    np.maximum.at(hi, u, rel[real])
+    has = np.isfinite(lo)
+    out["sent_fit_min"][has] = np.minimum(lo[has], 5.0)
+    out["sent_fit_max"][has] = np.minimum(hi[has], 5.0)
+    misfit = real & (rel < 0.25)
+    unit_chars = np.bincount(u, weights=chars[real], minlength=n)
+    out["sent_misfit_share"] = np.bincount(unit_of_sent[misfit], weights=chars[misfit],
+                                           minlength=n) / np.maximum(unit_chars, 1.0)
+    return out
+
+
+_CJK_STOPS = np.array([ord(c) for c in "。！？"], dtype=np.int64)
+
+
+def _position(page: list[Unit], lengths: np.ndarray) -> dict[str, np.ndarray]:
+    n = len(page)
+    idx = np.arange(n, dtype=np.float64)
+    total = max(1.0, float(lengths.sum()))
+    cum = np.cumsum(lengths) - lengths
+    csum = np.concatenate([[0.0], np.cumsum(lengths)])
+    ar = np.arange(n)
+    window = csum[np.minimum(ar + 4, n)] - csum[np.maximum(ar - 3, 0)]
+    median = max(1.0, float(np.median(lengths)))
+    # Running text before and after the unit: a line after the article's last paragraph is a
+    # footer whatever it looks like, one between two paragraphs is rarely boilerplate.
+    long_chars = np.where(lengths >= _LONG, lengths, 0.0)
+    before = np.cumsum(long_chars) - long_chars
+    after = long_chars.sum() - np.cumsum(long_chars)
+    total_long = max(1.0, float(long_chars.sum()))
+    return {
+        "rel_pos": idx / max(1, n - 1),
+        "rel_char_pos": cum / total,
+        "from_start": np.log1p(idx),
+        "from_end": np.log1p(n - 1 - idx),
+        "len_vs_median": np.log1p(lengths / median),
+        "len_vs_max": lengths / max(1.0, float(lengths.max())),
+        "local_density": window / total,
+        "content_before": before / total_long,
+        "content_after": after / total_long,
+        "page_units": np.full(n, np.log1p(n)),
+    }
+
+
+_TOKEN_GROUPS: dict[str, int] = {}
+for _bit, _group in enumerate(ATTR_GROUPS.values()):
+    for _tok in _group:
+        _TOKEN_GROUPS[_tok] = _TOKEN_GROUPS.get(_tok, 0) | (1 << _bit)
+_TAG_ROWS: dict[tuple[str, int], tuple[float, ...]] = {}
+
+
+def _markup_row(tag: str, heading: int, attrs: str) -> tuple[float, ...]:
+    """Tag one-hot and class/id group flags of one unit."""
+    onehot = _TAG_ROWS.get((tag, heading))
+    if onehot is None:
+        t = "h" if heading or tag in ("h1", "h2", "h3", "h4", "h5", "h6") else tag
+        onehot = tuple([0.0] * len(TAGS)) if not t else tuple(
+            float((t if t in TAGS else "other") == name) for name in TAGS
+        )
+        _TAG_ROWS[(tag, heading)] = onehot
+    mask = 0
+    if attrs:
+        get = _TOKEN_GROUPS.get
+        for tok in attrs.split():
+            mask |= get(tok, 0)
+    return (*onehot, *(float(mask >> b & 1) for b in range(len(ATTR_GROUPS))))
+
+
+_UNIT_MARKUP = attrgetter(
+    "paragraph_break", "tag", "heading", "link_density", "in_list", "in_table", "depth", "attrs"
+)
+
+
+def _markup(page: list[Unit]) -> dict[str, np.ndarray]:
+    n = len(page)
+    fields = [_UNIT_MARKUP(u) for u in page]
+    rows = np.array(
+        [(f[0], bool(f[1]), f[2], f[3], f[4], f[5], f[6], *_markup_row(f[1], f[2], f[7]))
+         for f in fields],
+        dtype=np.float64,
+    ).reshape(n, 7 + len(TAGS) + len(ATTR_GROUPS))
+    out = {name: rows[:, i] for i, name in enumerate(
+        ("paragraph_break", "is_html", "heading", "link_density", "in_list", "in_table", "depth")
+    )}
+    out["depth"] = np.log1p(out["depth"])
+    out.update({f"tag_{t}": rows[:, 7 + i] for i, t in enumerate(TAGS)})
+    out.update({f"attr_{g}": rows[:, 7 + len(TAGS) + i] for i, g in enumerate(ATTR_GROUPS)})
+    return out
+
+
+def _containers(page: list[Unit], lengths: np.ndarray) -> dict[str, np.ndarray]:
+    """Text held by the block elements around each unit (HTML only).
+
+    For the unit's nearest containers: the share of the page's text they hold, their link
+    density, how many units they hold and how much of the page's running text. And the "main
+    box": the innermost element holding most of the page's running text, which is where an
+    article lives; units outside it are rarely content.
+    """
+    n = len(page)
+    names = [f"box{k}_{x}" for k in range(1, N_CONTAINER_LEVELS + 1)
+             for x in ("share", "link_density", "log_units", "long_share")]
+    out = {name: np.full(n, -1.0) for name in names}
+    out["in_main_box"] = np.zeros(n)
+    out["main_box_found"] = np.zeros(n)
+    chains = [u.ancestors for u in page]
+    sizes = np.fromiter((len(c) for c in chains), dtype=np.int64, count=n)
+    if not sizes.any():
+        return out
+    flat = np.fromiter((a for c in chains for a in c), dtype=np.int64, count=int(sizes.sum()))
+    owner = np.repeat(np.arange(n), sizes)
+    n_el = int(flat.max()) + 1
+    links = lengths * np.fromiter((u.link_density for u in page), np.float64, n)
+    long_chars = np.where(lengths >= _LONG, lengths, 0.0)
+    el_chars = np.bincount(flat, weights=lengths[owner], minlength=n_el)
+    el_links = np.bincount(flat, weights=links[owner], minlength=n_el)
+    el_units = np.bincount(flat, minlength=n_el).astype(np.float64)
+    el_long = np.bincount(flat, weights=long_chars[owner], minlength=n_el)
+    total = max(1.0, float(lengths.sum()))
+    total_long = float(long_chars.sum())
+    for k in range(1, N_CONTAINER_LEVELS + 1):
+        has = sizes >= k
+        if not has.any():
+            continue
+        pos = np.cumsum(sizes) - k  # index in `flat` of the k-th nearest container
+        el = flat[pos[has]]
+        out[f"box{k}_share"][has] = el_chars[el] / total
+        out[f"box{k}_link_density"][has] = el_links[el] / np.maximum(el_chars[el], 1.0)
+        out[f"box{k}_log_units"][has] = np.log1p(el_units[el])
+        out[f"box{k}_long_share"][has] = el_long[el] / max(1.0, total_long)
+    if total_long > 0:
+        # Elements holding most of the running text are nested in one another (two disjoint
+        # ones cannot both hold most of it), and ids follow document order, so the innermost
+        # is the one with the largest id.
+        holds = np.flatnonzero(el_long >= 0.6 * total_long)
+        if len(holds):
+            main = int(holds.max())
+            inside = np.bincount(owner[flat == main], minlength=n) > 0
+            out["in_main_box"] = inside.astype(np.float64)
+            out["main_box_found"][:] = 1.0
+    return out
 
 
 def _compact(m: sp.csr_matrix) -> sp.csr_matrix:
@@ -393,7 +512,7 @@ def _compact(m: sp.csr_matrix) -> sp.csr_matrix:
 
 
 def _cos_with_rest(m: sp.csr_matrix, weights: np.ndarray) -> np.ndarray:
-    """Cosine between each l2-normalised row r_i and the length-weighted sum of the other rows."""
+    """Cosine between each l2-normalised row r_i and the weighted sum of the other rows."""
     page_sum = np.asarray(m.T @ weights).ravel()
     dots = np.asarray(m @ page_sum).ravel()
     own_sq = np.asarray(m.multiply(m).sum(axis=1)).ravel()  # 1, or 0 for an empty row

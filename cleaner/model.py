@@ -26,7 +26,8 @@ from sklearn.linear_model import SGDClassifier
 from sklearn.pipeline import Pipeline
 
 from cleaner.errors import ModelError
-from cleaner.features import FeatureMatrix, UnitFeatures
+from cleaner.features import FeatureMatrix, UnitFeatures, ngram_matrix
+from cleaner.spans import SpanDetector
 from cleaner.units import LABELS
 
 MODEL_DIR = Path(__file__).parent / "models"
@@ -98,10 +99,13 @@ class StackedUnitClassifier(ClassifierMixin, BaseEstimator):
         )
 
     def fit(
-        self, X: FeatureMatrix, y: Any, groups: np.ndarray | None = None
+        self, X: FeatureMatrix, y: Any, groups: np.ndarray | None = None,
+        sample_weight: np.ndarray | None = None,
     ) -> StackedUnitClassifier:
         """`groups` gives each unit a fold (e.g. by page and by injection vocabulary); without
-        it, folds are whole pages taken in turn."""
+        it, folds are whole pages taken in turn. `sample_weight` multiplies the class weights
+        (training gives real lines carrying a splice more weight: they look like spam and
+        must stay content)."""
         y = np.asarray(y)
         self.classes_ = np.array(LABELS)
         if groups is None:
@@ -116,9 +120,9 @@ class StackedUnitClassifier(ClassifierMixin, BaseEstimator):
         text = self._text_model().fit(X.sparse, y)
         text.coef_ = text.coef_.astype(np.float32)  # halves the artifact, no loss of accuracy
         self.text_model_ = text
-        weights = None
+        weights = np.ones(len(y)) if sample_weight is None else np.asarray(sample_weight, float)
         if self.class_weight:
-            weights = np.array([self.class_weight.get(label, 1.0) for label in y])
+            weights = weights * np.array([self.class_weight.get(label, 1.0) for label in y])
         self.context_model_ = HistGradientBoostingClassifier(
             max_iter=self.max_iter, learning_rate=self.learning_rate,
             max_leaf_nodes=self.max_leaf_nodes, random_state=self.random_state,
@@ -131,6 +135,21 @@ class StackedUnitClassifier(ClassifierMixin, BaseEstimator):
 
     def _stack(self, X: FeatureMatrix, text_proba: np.ndarray) -> np.ndarray:
         return np.hstack([X.dense, _context(text_proba, X.page_starts)]).astype(np.float32)
+
+    def fit_spans(self, detector: SpanDetector) -> StackedUnitClassifier:
+        """Attach a fitted span detector (trained by `training.train_spans`, which needs the
+        fitted text model first): the unit model and the span model ship as one artifact."""
+        self.spans_ = detector
+        return self
+
+    def text_proba_of(self, texts: list[str], features: UnitFeatures) -> np.ndarray:
+        """The text model's opinion of arbitrary strings (stretches of a line), columns in
+        `LABELS` order."""
+        proba = np.zeros((len(texts), len(self.classes_)))
+        if texts:
+            m = ngram_matrix(texts, features.char_buckets, features.word_buckets)
+            proba[:, self._columns(self.text_model_)] = self.text_model_.predict_proba(m)
+        return proba
 
     def text_proba(self, X: FeatureMatrix) -> np.ndarray:
         proba = np.zeros((X.sparse.shape[0], len(self.classes_)))

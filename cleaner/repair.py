@@ -1,225 +1,143 @@
-"""Repair: find spam spliced inside content units, excise it, and join the text back.
+"""Repair: cut spam spliced inside content units out, and join the text back.
 
 A content unit may carry injected text that has no line of its own: a keyword spliced into a
-word of the headline, a foreign-script fragment glued onto a sentence. Dropping the unit would
-lose real text, keeping it keeps the spam, so the span is cut out and the text around it joined.
-
-Two signals, both from the page itself rather than from any list of brands:
-
-* Vocabulary join: a run of words that occur nowhere else on the page, from which removing one
-  stretch leaves only words the page does use (`Chan8k8 withdrawalg'e` minus `8k8 withdrawal` is
-  `Chang'e`, a word of the article). Real text rarely has that property by accident, because the
-  joined word must be one the page uses elsewhere.
-* Glued foreign script: a stretch in a script that the rest of the page does not use, fused to a
-  letter or digit without a space (`topic. 먹튀검증업체I think`), which real quotations and names
-  in another script are not.
+word of the headline, a fragment in another script glued onto a sentence, a promo sentence
+appended to a paragraph. Dropping the unit would lose real text and keeping it keeps the spam,
+so the learned span detector (`cleaner.spans`) finds the stretches and this stage removes them
+and mends the seams, so that the repaired line reads as the original did. Every removed span is
+kept in the audit with its offsets into the unit's original text and its score; with
+`apply=False` spans are only marked and the text is left as it was.
 """
 
 from __future__ import annotations
 
-import re
-from collections import Counter
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
 
-from cleaner.result import Span
+import numpy as np
 
-_WORD = re.compile(r"\S+")
-_VOCAB_TOKEN = re.compile(r"[^\W_](?:[\w'’-]*[^\W_])?")
-_HAS_DIGIT = re.compile(r"\d")
-MAX_RUN_WORDS = 6
-MIN_SPAN_CHARS = 3
-MIN_FUSED_CHARS = 4
-MIN_FUSED_SEEN = 3  # the fused word must be one the article repeats
-
-# Script of a character, coarse: enough to tell a fragment foreign to the page.
-_SCRIPT_RANGES: tuple[tuple[int, int, str], ...] = (
-    (0x0041, 0x024F, "latin"), (0x0370, 0x03FF, "greek"), (0x0400, 0x04FF, "cyrillic"),
-    (0x0590, 0x05FF, "hebrew"), (0x0600, 0x06FF, "arabic"), (0x0900, 0x097F, "devanagari"),
-    (0x0E00, 0x0E7F, "thai"), (0x1100, 0x11FF, "hangul"), (0x1E00, 0x1EFF, "latin"),
-    (0x3040, 0x30FF, "kana"), (0x3400, 0x4DBF, "cjk"), (0x4E00, 0x9FFF, "cjk"),
-    (0xAC00, 0xD7AF, "hangul"), (0xF900, 0xFAFF, "cjk"),
-)
+from cleaner.fields import Field
+from cleaner.result import Line, Span
+from cleaner.spans import SpanDetector
+from cleaner.units import LABELS, Unit
 
 
-def script_of(ch: str) -> str | None:
-    """The script of a letter, or None for digits, punctuation, spaces and unknown scripts."""
-    if not ch.isalpha():
-        return None
-    cp = ord(ch)
-    for lo, hi, name in _SCRIPT_RANGES:
-        if lo <= cp <= hi:
-            return name
-    return "other"
+def repair_units(
+    units: Sequence[Unit],
+    labels: Sequence[str],
+    proba: np.ndarray,
+    fields: Mapping[int, list[Field]],
+    detector: SpanDetector | None,
+    text_scorer: Callable[[list[str]], np.ndarray] | None,
+    apply: bool = True,
+) -> list[Line]:
+    """Audit lines for every unit; content units get their spliced spam excised (or, with
+    `apply=False`, only marked).
+
+    A separated line with both content and spam fields (`real headline | keyword | date`) is
+    content: its content fields are kept and the others cut out as spans.
+    """
+    labels = list(labels)
+    field_spans: dict[int, list[Span]] = {}
+    for i, fs in fields.items():
+        kinds = {f.label for f in fs}
+        if "content" in kinds and "spam" in kinds:
+            labels[i] = "content"
+            field_spans[i] = _field_cuts(units[i].text, fs)
+    content = [i for i, lab in enumerate(labels) if lab == "content"]
+    # A long spam line may be a real paragraph with a promo glued to it: scanned too, and
+    # kept when cutting the spans leaves text the text model calls content.
+    rescue = [i for i, lab in enumerate(labels)
+              if lab == "spam" and len(units[i].text) >= RESCUE_MIN_CHARS]
+    found: dict[int, list[Span]] = {}
+    scanned = content + rescue
+    if detector is not None and scanned:
+        spans = detector.find([units[i].text for i in scanned], text_scorer=text_scorer,
+                              sources=[lab == "content" for lab in (labels[i] for i in scanned)])
+        found = {i: s for i, s in zip(scanned, spans) if s}
+        for i in rescue:
+            if i in found and _is_real_text(units[i].text, found[i], text_scorer):
+                labels[i] = "content"
+            else:
+                found.pop(i, None)
+    lines = []
+    for i, (u, label, p) in enumerate(zip(units, labels, proba)):
+        probs = {name: round(float(v), 4) for name, v in zip(LABELS, p)}
+        spans_i: list[Span] = []
+        clean_text: str | None = None
+        if label == "content":
+            spans_i = _merge(u.text, field_spans.get(i, []), found.get(i, []))
+            clean_text = apply_spans(u.text, spans_i) if apply else u.text.strip()
+            if not clean_text:
+                label, clean_text = "spam", None
+        lines.append(Line(u.index, label, probs, u.text, clean_text, spans_i, fields.get(i, [])))
+    return lines
 
 
-@dataclass
-class PageVocabulary:
-    """Word and script counts of a page, from which one unit's own contribution can be removed."""
-
-    words: Counter[str]
-    scripts: Counter[str]
-
-    @classmethod
-    def of(cls, texts: Sequence[str]) -> PageVocabulary:
-        words: Counter[str] = Counter()
-        scripts: Counter[str] = Counter()
-        for t in texts:
-            words.update(vocab_tokens(t))
-            scripts.update(s for s in map(script_of, t) if s)
-        return cls(words, scripts)
+RESCUE_MIN_CHARS = 80
+RESCUE_MIN_SHARE = 0.4  # of the line that must remain
+RESCUE_MIN_CONTENT = 0.5  # P(content) of what remains, by the text model
 
 
-def vocab_tokens(text: str) -> list[str]:
-    return [w.lower() for w in _VOCAB_TOKEN.findall(text)]
+def _is_real_text(text: str, spans: Sequence[Span],
+                  text_scorer: Callable[[list[str]], np.ndarray] | None) -> bool:
+    rest = apply_spans(text, spans)
+    if len(rest) < RESCUE_MIN_SHARE * len(text.strip()) or text_scorer is None:
+        return False
+    return float(text_scorer([rest])[0, LABELS.index("content")]) >= RESCUE_MIN_CONTENT
 
 
-def find_spans(text: str, vocab: PageVocabulary) -> list[Span]:
-    """Spam spans inside one content unit's text, sorted and non-overlapping."""
-    own_words = Counter(vocab_tokens(text))
-    own_scripts = Counter(s for s in map(script_of, text) if s)
-    spans = _vocabulary_join_spans(text, vocab, own_words)
-    spans += _glued_script_spans(text, vocab, own_scripts)
-    spans.sort(key=lambda s: s.start)
-    merged: list[Span] = []
-    for s in spans:
-        if merged and s.start < merged[-1].end:
+def _field_cuts(text: str, fs: Sequence[Field]) -> list[Span]:
+    """Spans removing the non-content fields of a line, each with the separator that joined
+    it to the field before (or after, for a leading field)."""
+    cuts = []
+    for k, f in enumerate(fs):
+        if f.label == "content":
             continue
-        merged.append(s)
+        start = fs[k - 1].end if k > 0 else f.start
+        end = f.end if k > 0 else (fs[1].start if len(fs) > 1 else f.end)
+        score = f.probabilities.get(f.label, 1.0)
+        cuts.append(Span(start, end, text[start:end], f.label, score))
+    return _merge(text, cuts, [])
+
+
+def _merge(text: str, first: list[Span], second: list[Span]) -> list[Span]:
+    """`first` with those of `second` that overlap none of them, sorted, merged if touching."""
+    out = list(first)
+    for s in second:
+        if not any(s.start < t.end and t.start < s.end for t in out):
+            out.append(s)
+    out.sort(key=lambda s: s.start)
+    merged: list[Span] = []
+    for s in out:
+        if merged and s.start <= merged[-1].end and s.label == merged[-1].label:
+            last = merged[-1]
+            end = max(last.end, s.end)
+            merged[-1] = Span(last.start, end, text[last.start:end], last.label,
+                              max(last.score, s.score))
+        else:
+            merged.append(s)
     return merged
 
 
-def _elsewhere(word: str, vocab: PageVocabulary, own: Counter[str]) -> int:
-    return vocab.words[word] - own[word]
-
-
-def _vocabulary_join_spans(
-    text: str, vocab: PageVocabulary, own: Counter[str]
-) -> list[Span]:
-    """Cuts from inside one unknown word to inside a later one (at most `MAX_RUN_WORDS` on)
-    such that the prefix of the first and the suffix of the last fuse into a word the article
-    repeats. Shortest cut wins; candidates are few because both ends must be unknown words."""
-    words = [(m.start(), m.end()) for m in _WORD.finditer(text)]
-    unknown = [
-        any(_elsewhere(t, vocab, own) == 0 for t in vocab_tokens(text[a:b])) for a, b in words
-    ]
-    odd = [_odd_shape(text[a:b]) for a, b in words]
-    spans: list[Span] = []
-    i = 0
-    while i < len(words):
-        best: tuple[int, int] | None = None
-        if unknown[i]:
-            for j in range(i, min(len(words), i + MAX_RUN_WORDS)):
-                if not unknown[j]:
-                    break
-                if not (odd[i] or odd[j]):
-                    continue  # inflections and compounds fuse too; a splice leaves a seam
-                cut = _fusing_cut(text, words[i], words[j], vocab, own)
-                if cut and (best is None or cut[1] - cut[0] < best[1] - best[0]):
-                    best = cut
-                    last = j
-        if best is None:
-            i += 1
-            continue
-        spans.append(Span(best[0], best[1], text[best[0] : best[1]], "spam", 1.0))
-        i = last + 1
-    return spans
-
-
-_CODE_MARK = re.compile(r"[/_:=()<>#@.\\\[\]{}+*]")
-_SEAM = re.compile(r"[^\W\d_][0-9]|[0-9][^\W\d_]|[a-z][A-Z]")
-
-
-def _odd_shape(word: str) -> bool:
-    """A seam inside a word: letters against digits, lower against upper case, or two scripts.
-    Code, paths and URLs are full of such seams by design, so words with their marks are not
-    considered."""
-    if _CODE_MARK.search(word.rstrip(".,;:!?)\"'”")):
-        return False
-    if _SEAM.search(word):
-        return True
-    scripts = {s for s in map(script_of, word) if s}
-    return len(scripts) > 1
-
-
-def _fusing_cut(
-    text: str,
-    left: tuple[int, int],
-    right: tuple[int, int],
-    vocab: PageVocabulary,
-    own: Counter[str],
-) -> tuple[int, int] | None:
-    """The shortest (a, b) with a inside `left` and b inside `right` such that text[left:a] +
-    text[b:right] is one word the article repeats and the cut holds something foreign."""
-    best: tuple[int, int] | None = None
-    for a in range(left[0] + 1, left[1]):
-        if not text[a - 1].isalpha():
-            continue
-        head = text[left[0] : a]
-        for b in range(max(a + MIN_SPAN_CHARS, right[0] + 1), right[1]):
-            if best is not None and b - a >= best[1] - best[0]:
-                break
-            if not text[b].isalpha():
-                continue
-            fused = vocab_tokens(head + text[b : right[1]])
-            if len(fused) != 1 or len(fused[0]) < MIN_FUSED_CHARS:
-                continue
-            if _elsewhere(fused[0], vocab, own) < MIN_FUSED_SEEN:
-                continue
-            best = (a, b)
-    return best
-
-
-def _glued_script_spans(text: str, vocab: PageVocabulary, own: Counter[str]) -> list[Span]:
-    spans: list[Span] = []
-    for m in re.finditer(r"\S+", text):
-        word = m.group()
-        pieces = _script_runs(word)
-        if len(pieces) < 2:
-            continue
-        for k, (a, b, script) in enumerate(pieces):
-            if script is None or vocab.scripts[script] - own[script] > 0:
-                continue
-            if own[script] * 2 > sum(own.values()):
-                continue  # the unit's own main script: not a fragment
-            glued = (k > 0 and pieces[k - 1][2] is not None) or (
-                k + 1 < len(pieces) and pieces[k + 1][2] is not None
-            )
-            if glued and b - a >= 2:
-                start, end = m.start() + a, m.start() + b
-                spans.append(Span(start, end, text[start:end], "spam", 1.0))
-    return spans
-
-
-def _script_runs(word: str) -> list[tuple[int, int, str | None]]:
-    """Maximal runs of one script within a word; digits join the run of letters before them
-    (a brand like `8k8` stays one piece with its letters)."""
-    runs: list[tuple[int, int, str | None]] = []
-    for i, ch in enumerate(word):
-        s = script_of(ch)
-        if s is None and not ch.isdigit():
-            s = None
-        elif s is None:
-            s = runs[-1][2] if runs else None
-        if runs and runs[-1][2] == s:
-            runs[-1] = (runs[-1][0], i + 1, s)
-        else:
-            runs.append((i, i + 1, s))
-    return runs
-
-
 def apply_spans(text: str, spans: Sequence[Span]) -> str:
-    """The text with the spans removed and the seams mended: no doubled spaces, no space left
-    before punctuation, no leading or trailing space."""
+    """The text with the spans removed and each seam mended: one space where the cut left two
+    (or a space and nothing), none before punctuation, none where the cut was inside a word.
+    Text away from the seams is left as it was (only the ends are stripped)."""
     if not spans:
-        return text
-    out: list[str] = []
+        return text.strip()
+    out = ""
     pos = 0
     for s in sorted(spans, key=lambda s: s.start):
-        out.append(text[pos : s.start])
-        pos = max(pos, s.end)
-    out.append(text[pos:])
-    joined = "".join(out)
-    joined = re.sub(r"[ \t]{2,}", " ", joined)
-    joined = re.sub(r" +([,.;:!?])", r"\1", joined)
-    return joined.strip()
+        if s.start < pos:
+            continue
+        out += text[pos : s.start]
+        right = text[s.end :]
+        core_l, core_r = out.rstrip(" \t"), right.lstrip(" \t")
+        spaced = core_l != out or core_r != right
+        sep = " " if spaced and core_l and core_r[:1] not in _PUNCT else ""
+        out = core_l + sep
+        pos = len(text) - len(core_r)
+    return (out + text[pos:]).strip()
+
+
+_PUNCT = frozenset(",.;:!?)]}»”’")

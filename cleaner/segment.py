@@ -2,15 +2,25 @@
 
 Text pages are segmented by line because that is how scraped dumps arrive and how users read
 the audit (a unit's index is its line number). HTML pages are segmented into block-level text
-units by a real parser (lexbor, via selectolax), walking the tree iteratively so that absurdly
-deep documents cannot exhaust the Python stack; each unit keeps what the markup says about it.
+units by a real parser (lexbor, via selectolax): invisible markup is removed inside the parser
+(script, style, template, hidden elements), then one depth-first pass over the remaining nodes
+cuts the text at every block boundary. Each unit keeps what the markup says about it: its tag,
+path, heading level, link density, list and table membership, class/id tokens, and the block
+elements that contain it (from which the features measure "inside the element holding the
+article").
+
+lexbor's traversal runs in C and yields nodes in document order without exit events; element
+exits are recovered from parent ids, so the pass is one Python step per node, with no recursion
+(absurdly deep documents cannot exhaust the Python stack). lexbor's tree building is quadratic in
+nesting depth, so documents with pathological nesting are flattened beyond `MAX_NESTING` levels
+before parsing.
 """
 
 from __future__ import annotations
 
 import re
 
-from selectolax.lexbor import LexborHTMLParser, LexborNode
+from selectolax.lexbor import LexborHTMLParser
 
 from cleaner.units import Page, Unit
 
@@ -18,14 +28,17 @@ from cleaner.units import Page, Unit
 BLOCK_TAGS = frozenset(
     """address article aside blockquote body br caption dd details dialog div dl dt fieldset
     figcaption figure footer form h1 h2 h3 h4 h5 h6 header hgroup hr html legend li main menu nav
-    ol p pre section summary table tbody td tfoot th thead tr ul button label""".split()
+    ol p pre section summary table tbody td tfoot th thead tr ul button label center""".split()
 )
-# Elements whose content is never visible text.
-SKIP_TAGS = frozenset(
-    """script style template noscript svg math iframe object embed canvas head select option
-    textarea input audio video picture source track map area link meta base -comment""".split()
+# Elements whose content is never visible text; removed inside the parser before the walk.
+SKIP_TAGS = (
+    "script", "style", "template", "noscript", "svg", "math", "iframe", "object", "embed",
+    "canvas", "head", "select", "option", "textarea", "audio", "video", "picture", "map",
 )
+VOID_TAGS = frozenset("br hr img input wbr meta link area base col embed source track".split())
 HEADINGS = {"h1": 1, "h2": 2, "h3": 3, "h4": 4, "h5": 5, "h6": 6}
+LIST_TAGS = frozenset({"li", "dd", "dt"})
+CELL_TAGS = frozenset({"td", "th"})
 _WS = re.compile(r"\s+")
 _HIDDEN_STYLE = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden", re.I)
 _ATTR_TOKEN = re.compile(r"[a-z]+")
@@ -40,6 +53,18 @@ _PUBLISHED_META = (
     "og:published_time",
 )
 MAX_ATTR_TOKENS = 24
+MAX_ANCESTORS = 12  # containers kept per unit: enough to reach the article element
+ATTR_SCAN = 30  # open elements looked at for class/id tokens, innermost first
+PATH_TAGS = 8
+
+# Nesting guard: only documents with many tags can nest deeply, so the (cheap) count decides
+# whether the (dearer) depth-limiting pass runs at all.
+NESTING_CHECK_TAGS = 8000
+MAX_NESTING = 512
+_TAG = re.compile(r"<(/?)([a-zA-Z][a-zA-Z0-9:-]*)[^>]*?(/?)>")
+# Tags that real pages leave unclosed by the million; the parser closes them implicitly, so they
+# do not nest and must not count.
+_SELF_CLOSING_IN_PRACTICE = VOID_TAGS | {"p", "li", "td", "th", "tr", "dt", "dd", "option"}
 
 
 def segment(text: str, kind: str) -> Page:
@@ -56,80 +81,44 @@ def segment_text(text: str) -> Page:
     units: list[Unit] = []
     after_blank = True
     for i, line in enumerate(text.split("\n")):
-        line = line.rstrip("\r")
-        if not line.strip():
+        if not line or line.isspace():
             after_blank = True
             continue
-        units.append(Unit(index=i, text=line, paragraph_break=after_blank))
+        units.append(Unit(index=i, text=line.rstrip("\r"), paragraph_break=after_blank))
         after_blank = False
     return Page(units=units, kind="text")
 
 
-def _is_hidden(attrs: dict[str, str | None]) -> bool:
-    if "hidden" in attrs or (attrs.get("aria-hidden") or "").lower() == "true":
-        return True
-    style = attrs.get("style")
-    return bool(style and _HIDDEN_STYLE.search(style))
+def bound_nesting(html: str, limit: int = MAX_NESTING) -> str:
+    """`html` with element tags nested deeper than `limit` removed (their text stays).
+
+    Real pages nest a few dozen levels; a document nested thousands deep is an attack or a
+    generator bug, and lexbor would spend quadratic time building it.
+    """
+    if html.count("<") < NESTING_CHECK_TAGS:
+        return html
+    depth = 0
+
+    def keep(m: re.Match[str]) -> str:
+        nonlocal depth
+        closing, name, selfclose = m.group(1), m.group(2).lower(), m.group(3)
+        if selfclose or name in _SELF_CLOSING_IN_PRACTICE:
+            return m.group()
+        if closing:
+            depth -= 1
+            return m.group() if depth < limit else ""
+        depth += 1
+        return m.group() if depth <= limit else ""
+
+    return _TAG.sub(keep, html)
 
 
 def _attr_tokens(attrs: dict[str, str | None]) -> list[str]:
-    value = " ".join(v for k, v in attrs.items() if k in ("class", "id", "role", "itemprop") and v)
+    value = " ".join(
+        v for v in (attrs.get("class"), attrs.get("id"), attrs.get("role"), attrs.get("itemprop"))
+        if v
+    )
     return _ATTR_TOKEN.findall(value.lower()) if value else []
-
-
-class _Frame:
-    """An open element on the traversal stack."""
-
-    __slots__ = ("tag", "attrs", "is_block")
-
-    def __init__(self, tag: str, attrs: list[str], is_block: bool) -> None:
-        self.tag = tag
-        self.attrs = attrs
-        self.is_block = is_block
-
-
-class _Builder:
-    """Accumulates inline text and flushes it as a unit at every block boundary."""
-
-    def __init__(self) -> None:
-        self.units: list[Unit] = []
-        self.parts: list[str] = []
-        self.link_chars = 0
-
-    def add_text(self, text: str, in_link: bool) -> None:
-        self.parts.append(text)
-        if in_link:
-            self.link_chars += len(text.strip())
-
-    def flush(self, stack: list[_Frame]) -> None:
-        if not self.parts:
-            return
-        text = _WS.sub(" ", "".join(self.parts)).strip()
-        link_chars, self.parts, self.link_chars = self.link_chars, [], 0
-        if not text:
-            return
-        tags = [f.tag for f in stack]
-        block = next((f.tag for f in reversed(stack) if f.is_block), "body")
-        heading = next((HEADINGS[t] for t in reversed(tags) if t in HEADINGS), 0)
-        attrs: list[str] = []
-        for f in reversed(stack):
-            attrs.extend(f.attrs)
-            if len(attrs) >= MAX_ATTR_TOKENS:
-                break
-        self.units.append(
-            Unit(
-                index=len(self.units),
-                text=text,
-                tag=block,
-                path=">".join(tags[-8:]),
-                depth=len(stack),
-                heading=heading,
-                link_density=min(1.0, link_chars / max(1, len(text.replace(" ", "")))),
-                in_list=any(t in ("li", "dd", "dt") for t in tags),
-                in_table=any(t in ("td", "th") for t in tags),
-                attrs=" ".join(dict.fromkeys(attrs[:MAX_ATTR_TOKENS])),
-            )
-        )
 
 
 def _page_meta(tree: LexborHTMLParser) -> tuple[str | None, dict[str, str]]:
@@ -150,54 +139,150 @@ def _page_meta(tree: LexborHTMLParser) -> tuple[str | None, dict[str, str]]:
     return title or None, meta
 
 
+def _remove_invisible(tree: LexborHTMLParser) -> None:
+    """Drop what a reader never sees, inside the parser, before the Python pass."""
+    tree.strip_tags(list(SKIP_TAGS))
+    for node in tree.css("[hidden], [aria-hidden=true]"):
+        node.decompose()
+    for node in tree.css("[style]"):
+        style = node.attrs.get("style")
+        if style and _HIDDEN_STYLE.search(style):
+            node.decompose()
+
+
+class _Open:
+    """An open element on the walk's stack."""
+
+    __slots__ = ("mem_id", "tag", "block", "has_attrs")
+
+    def __init__(self, mem_id: int, tag: str, block: int, has_attrs: bool) -> None:
+        self.mem_id = mem_id
+        self.tag = tag
+        self.block = block  # block element id, or -1 for inline elements
+        self.has_attrs = has_attrs  # pushed a list of class/id tokens
+
+
+class _Walk:
+    """The state of one pass: what is open, and the text gathered since the last boundary.
+
+    Everything a unit needs is kept as running stacks and counters, so cutting a unit costs the
+    same however deep the document is.
+    """
+
+    def __init__(self) -> None:
+        self.units: list[Unit] = []
+        self.parts: list[str] = []
+        self.has_text = False  # parts hold more than whitespace
+        self.link_chars = 0
+        self.stack: list[_Open] = []
+        self.blocks: list[int] = []  # ids of the open block elements
+        self.block_tags: list[str] = []
+        self.attrs: list[list[str]] = []  # class/id tokens of the open elements that have any
+        self.headings: list[int] = []  # levels of the open headings
+        self.n_links = self.n_lists = self.n_cells = 0
+        self.n_blocks = 0
+
+    def flush(self) -> None:
+        if not self.has_text:
+            self.parts.clear()
+            return
+        text = _WS.sub(" ", "".join(self.parts)).strip()
+        link_chars, self.parts, self.link_chars, self.has_text = self.link_chars, [], 0, False
+        tokens: list[str] = []
+        for group in reversed(self.attrs):
+            tokens.extend(group)
+            if len(tokens) >= MAX_ATTR_TOKENS:
+                break
+        stack = self.stack
+        self.units.append(
+            Unit(
+                index=len(self.units),
+                text=text,
+                tag=self.block_tags[-1] if self.block_tags else "body",
+                path=">".join([f.tag for f in stack[-PATH_TAGS:]]),
+                depth=len(stack),
+                heading=self.headings[-1] if self.headings else 0,
+                link_density=min(1.0, link_chars / max(1, len(text) - text.count(" "))),
+                in_list=self.n_lists > 0,
+                in_table=self.n_cells > 0,
+                attrs=" ".join(dict.fromkeys(tokens[:MAX_ATTR_TOKENS])) if tokens else "",
+                ancestors=tuple(self.blocks[-MAX_ANCESTORS:]),
+            )
+        )
+
+    def open(self, node: object, tag: str) -> None:
+        block = -1
+        has_attrs = False
+        if tag in BLOCK_TAGS:
+            self.flush()
+            block = self.n_blocks
+            self.n_blocks += 1
+            self.blocks.append(block)
+            self.block_tags.append(tag)
+            tokens = _attr_tokens(node.attributes)  # type: ignore[attr-defined]
+            if tokens:
+                self.attrs.append(tokens)
+                has_attrs = True
+            if tag in LIST_TAGS:
+                self.n_lists += 1
+            elif tag in CELL_TAGS:
+                self.n_cells += 1
+            elif tag in HEADINGS:
+                self.headings.append(HEADINGS[tag])
+        elif tag == "a":
+            self.n_links += 1
+        self.stack.append(_Open(node.mem_id, tag, block, has_attrs))  # type: ignore[attr-defined]
+
+    def close(self) -> None:
+        f = self.stack[-1]
+        if f.block >= 0:
+            self.flush()
+            self.blocks.pop()
+            self.block_tags.pop()
+            tag = f.tag
+            if tag in LIST_TAGS:
+                self.n_lists -= 1
+            elif tag in CELL_TAGS:
+                self.n_cells -= 1
+            elif tag in HEADINGS:
+                self.headings.pop()
+        elif f.tag == "a":
+            self.n_links -= 1
+        if f.has_attrs:
+            self.attrs.pop()
+        self.stack.pop()
+
+
 def segment_html(html: str) -> Page:
     """Block-level text units of an HTML document, in document order."""
-    tree = LexborHTMLParser(html)
+    tree = LexborHTMLParser(bound_nesting(html))
     title, meta = _page_meta(tree)
+    _remove_invisible(tree)
     root = tree.root
-    builder = _Builder()
-    stack: list[_Frame] = []
-    links_open = 0
-    # Iterative depth-first walk: (node, entering) pairs; a None node marks an element's exit.
-    todo: list[tuple[LexborNode | None, _Frame | None]] = []
-    if root is not None:
-        todo.append((root, None))
-    while todo:
-        node, frame = todo.pop()
-        if node is None:  # exit of `frame`
-            assert frame is not None
-            if frame.is_block:
-                builder.flush(stack)
-            if frame.tag == "a":
-                links_open -= 1
-            stack.pop()
-            continue
+    if root is None:
+        return Page(units=[], kind="html", html_title=title, meta=meta)
+    walk = _Walk()
+    stack = walk.stack
+    for node in root.traverse(include_text=True):
+        parent = node.parent
+        pid = parent.mem_id if parent is not None else 0
+        while stack and stack[-1].mem_id != pid:
+            walk.close()
         tag = node.tag
         if tag == "-text":
             text = node.text_content
             if text:
-                builder.add_text(text, links_open > 0)
-            continue
-        if tag in SKIP_TAGS or tag is None or tag.startswith("-"):
-            continue
-        attrs = node.attributes
-        if _is_hidden(attrs):
-            continue
-        is_block = tag in BLOCK_TAGS
-        if is_block:
-            builder.flush(stack)
-            if tag in ("br", "hr"):
-                continue
-        new = _Frame(tag, _attr_tokens(attrs), is_block)
-        stack.append(new)
-        if tag == "a":
-            links_open += 1
-        todo.append((None, new))
-        children = []
-        child = node.child
-        while child is not None:
-            children.append(child)
-            child = child.next
-        todo.extend((c, None) for c in reversed(children))
-    builder.flush(stack)
-    return Page(units=builder.units, kind="html", html_title=title, meta=meta)
+                walk.parts.append(text)
+                if not text.isspace():
+                    walk.has_text = True
+                    if walk.n_links:
+                        walk.link_chars += len(text.strip())
+        elif tag in VOID_TAGS:
+            if tag == "br" or tag == "hr":
+                walk.flush()
+        elif tag and tag[0] != "-":
+            walk.open(node, tag)
+    while stack:
+        walk.close()
+    walk.flush()
+    return Page(units=walk.units, kind="html", html_title=title, meta=meta)

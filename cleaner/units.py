@@ -31,6 +31,10 @@ class Unit:
     in_table: bool = False  # inside <td>/<th>
     attrs: str = ""  # lowercased class/id tokens of the element and its ancestors, space-joined
     paragraph_break: bool = True  # text input: a blank line (or the page start) precedes it
+    # HTML: ids of the block elements that contain the unit, outermost first (ids are the
+    # elements' order of appearance). Features aggregate text over these containers, which is
+    # how "inside the element that holds the article" becomes visible to a per-unit model.
+    ancestors: tuple[int, ...] = ()
 
 
 @dataclass(slots=True)

@@ -746,7 +746,7 @@ class _Ctx:
         return _make_keyword(self.rng, self.vocab, brand, lang)
 
 
-_HTML_FIELDS = ("tag", "path", "depth", "in_list", "in_table", "attrs")
+_HTML_FIELDS = ("tag", "path", "depth", "in_list", "in_table", "attrs", "ancestors")
 _HEAD_TAGS = frozenset({"h1", "h2", "h3", "h4", "h5", "h6"})
 
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import hashlib
+import json
 import sys
 import time
 import zlib
@@ -31,8 +32,11 @@ from cleaner.model import DEFAULT_MODEL, build_pipeline, save_model
 from cleaner.units import Unit
 from training.evaluate import unit_report
 from training.io import default_data_dir, read_jsonl
+from training.train_spans import fit_span_detector
+from training.tune import span_report, tune_content_floor, tune_span_threshold
 
 VALID_BUCKETS = 5  # one page source in five is held out for validation
+SPLICED_WEIGHT = 1.0  # real lines with spam spliced in (weight relative to their class)
 
 
 def record_units(record: dict) -> list[Unit]:
@@ -78,10 +82,14 @@ def split_vocabulary(vocab: Any, k: int) -> list[Any]:
 def inject_folds(
     records: list[dict], n_folds: int, seed: int, rate: float, data_dir: Path | None
 ) -> tuple[list[dict], list[int]]:
-    """Inject spam into records, fold by fold, each fold with its own vocabulary slice."""
+    """Inject spam into records, fold by fold, each fold with its own vocabulary slice.
+
+    The training vocabulary is cut into `n_folds + 1` disjoint slices: one per fold, and the
+    last for validation pages (`inject_validation`), so validation spam is as unseen as real
+    spam will be, without touching the families held out for the benchmark."""
     from training.inject import inject_records, load_vocabulary
 
-    vocabs = split_vocabulary(load_vocabulary(data_dir, holdout="train"), n_folds)
+    vocabs = split_vocabulary(load_vocabulary(data_dir, holdout="train"), n_folds + 1)
     by_fold: list[list[dict]] = [[] for _ in range(n_folds)]
     for r in records:
         key = str(r.get("source") or r["id"])
@@ -93,6 +101,16 @@ def inject_folds(
             out.append(r)
             folds.append(i)
     return out, folds
+
+
+def inject_validation(
+    records: list[dict], n_folds: int, seed: int, rate: float, data_dir: Path | None
+) -> list[dict]:
+    """Validation pages injected with the vocabulary slice no training fold uses."""
+    from training.inject import inject_records, load_vocabulary
+
+    vocab = split_vocabulary(load_vocabulary(data_dir, holdout="train"), n_folds + 1)[n_folds]
+    return list(inject_records(records, seed=seed, vocab=vocab, rate=rate))
 
 
 def to_xy(records: list[dict]) -> tuple[PageBatch, np.ndarray]:
@@ -119,7 +137,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--inject-rate", type=float, default=0.8)
     parser.add_argument("--folds", type=int, default=3)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--max-iter", type=int, default=300)
+    parser.add_argument("--max-iter", type=int, default=120)
+    parser.add_argument("--learning-rate", type=float, default=0.15)
+    parser.add_argument("--target-recall", type=float, default=0.985,
+                        help="content characters the tuned content floor must keep")
+    parser.add_argument("--max-altered", type=float, default=0.0015,
+                        help="share of clean content lines the span threshold may alter")
     parser.add_argument("--limit", type=int, default=0, help="use only the first N records")
     parser.add_argument("--no-validation", dest="validate", action="store_false",
                         help="train on every record (no held-out metrics in the manifest)")
@@ -133,28 +156,53 @@ def main(argv: list[str] | None = None) -> int:
     valid = [r for r in records if args.validate and is_validation(r)]
     shared = args.shared or default_data_dir()
     groups = None
+    folds: list[int] = []
     if args.inject:
         train, folds = inject_folds(train, args.folds, args.seed, args.inject_rate, shared)
         fold_of_unit = np.repeat(folds, [len(r["units"]) for r in train])
         groups = fold_of_unit
         if valid:
-            valid, _ = inject_folds(valid, args.folds, args.seed + 100, args.inject_rate, shared)
+            valid = inject_validation(valid, args.folds, args.seed + 100, args.inject_rate,
+                                      shared)
     print(f"{len(train)} training pages, {len(valid)} validation pages "
           f"({time.time() - t0:.0f}s)", file=sys.stderr)
 
     pipeline = build_pipeline(
-        n_folds=args.folds, max_iter=args.max_iter, random_state=args.seed,
+        n_folds=args.folds, max_iter=args.max_iter, learning_rate=args.learning_rate,
+        random_state=args.seed,
         class_weight={"content": 1.5, "spam": 3.0},
     )
     X, y = to_xy(train)
-    pipeline.fit(X, y, model__groups=groups)
+    spliced = np.array(
+        [bool(sp) for r in train for sp in (r.get("spans") or [[]] * len(r["units"]))]
+    )
+    weights = np.where(spliced, SPLICED_WEIGHT, 1.0)
+    pipeline.fit(X, y, model__groups=groups, model__sample_weight=weights)
     print(f"fitted on {len(y)} units ({time.time() - t0:.0f}s)", file=sys.stderr)
+    model, features = pipeline.named_steps["model"], pipeline.named_steps["features"]
+    folds_of_page = folds if args.inject else [0] * len(train)
+    detector = fit_span_detector(
+        train, folds_of_page, lambda texts: model.text_proba_of(texts, features), args.seed
+    )
+    model.fit_spans(detector)
+    print(f"fitted the span detector ({time.time() - t0:.0f}s)", file=sys.stderr)
 
     metrics: dict[str, Any] = {}
     if valid:
         Xv, yv = to_xy(valid)
-        metrics = unit_report(yv, pipeline.predict(Xv))
-        print(f"validation: {metrics}", file=sys.stderr)
+        proba = pipeline.predict_proba(Xv)
+        lengths = np.array([len(u.text) for page in Xv.pages for u in page], dtype=np.float64)
+        floor = tune_content_floor(proba, yv, lengths, args.target_recall)
+        model.content_floor_ = floor["floor"]
+        rows = span_report(detector, valid, lambda texts: model.text_proba_of(texts, features))
+        chosen = tune_span_threshold(rows, args.max_altered)
+        detector.threshold = chosen["threshold"]
+        metrics = {
+            "units_argmax": unit_report(yv, pipeline.predict(Xv)),
+            "content_floor": floor,
+            "spans": chosen,
+        }
+        print(f"validation: {json.dumps(metrics)}", file=sys.stderr)
     manifest = save_model(
         pipeline,
         args.out,

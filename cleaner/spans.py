@@ -1,0 +1,591 @@
+"""Spans: spam spliced inside content units, found by a learned detector and cut out.
+
+Hacked pages rarely give spam a line of its own: a keyword is spliced inside a word of the
+headline (`Chan8k8 withdrawalg'e`), glued between words, or a promo sentence is appended to a
+real paragraph. Dropping such a line loses real text, keeping it keeps the spam, so the span is
+found and cut out.
+
+Detection runs in two learned stages, both trained on the offsets the injection generator
+records (`training/inject.py`), and both looking at what makes a stretch of text out of place
+*on its page* rather than at any list of brands:
+
+1. Every token of the scanned (content) units gets a score from a linear model over cheap
+   features: does the rest of the article use the word, its shape (digits inside letters,
+   capitals inside a word), its script against the unit's, whether it is glued to its
+   neighbour, and hashed character n-grams of the token and its neighbours.
+2. Candidate spans are built from runs of high-scoring tokens (with variants one token longer
+   or shorter), from sentences at either end of a unit, and from cuts that fuse two stretches
+   into a word the page uses (`Chan` + `g'e` = `Chang'e`). A gradient-boosted model scores each
+   candidate from span-level features: its tokens' scores, their fit with the page, the
+   spam opinion of the unit text model on the span and on what remains, and where it sits.
+
+Non-overlapping candidates above the threshold are kept, best first. Only content units are
+scanned, and stage 2 only sees the few candidates stage 1 lets through, which keeps span
+detection a small share of cleaning a page.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.ensemble import HistGradientBoostingClassifier
+from sklearn.linear_model import SGDClassifier
+
+from cleaner import textstats as ts
+from cleaner.result import Span
+
+KIND_RUN, KIND_SENTENCE, KIND_JOIN = 0, 1, 2
+TOKEN_BUCKETS = 2**16
+MAX_RUN_TOKENS = 12
+MIN_FUSED_CHARS = 4
+
+
+@dataclass
+class Scan:
+    """The scanned units of a page as tokens, with what the rest of the page says about each.
+
+    `df_other[t]`: in how many *other* content units token t's word occurs (lowercased, digits
+    folded). Spam repeats its keyword in spam lines, so only content units count.
+    """
+
+    texts: list[str]
+    text: ts.PageText
+    words: ts.Words
+    df_other: np.ndarray
+    all_texts: list[str]  # scanned units and context
+    _words: dict[str, int] | None = None
+
+    @classmethod
+    def of(cls, texts: Sequence[str], context: Sequence[str] = (),
+           sources: Sequence[bool] | None = None) -> Scan:
+        """`texts` are scanned; `context` are further content units of the page that only
+        contribute vocabulary. `sources` says which scanned texts contribute vocabulary too
+        (default: all); a line suspected of spam must not vouch for its own keyword."""
+        texts = list(texts)
+        context = list(context)
+        text = ts.PageText.of(texts + context)
+        folded = ts.fold(text)
+        words = ts.Words.of(text, folded)
+        n_scan = len(texts)
+        is_source = np.ones(n_scan + len(context), dtype=bool)
+        if sources is not None:
+            is_source[:n_scan] = np.asarray(sources, dtype=bool)
+        if len(words):
+            tok = (words.hash >> np.uint64(25)).astype(np.int64)
+            from_source = is_source[words.unit]
+            pairs = np.unique((tok[from_source] << 24)
+                              | np.minimum(words.unit[from_source], (1 << 24) - 1))
+            uniq, df = np.unique(pairs >> 24, return_counts=True)
+            pos = np.minimum(np.searchsorted(uniq, tok), max(len(uniq) - 1, 0))
+            found = (uniq[pos] == tok) if len(uniq) else np.zeros(len(tok), dtype=bool)
+            df_tok = np.where(found, df[pos] if len(uniq) else 0, 0)
+            df_other = df_tok - from_source.astype(np.int64)
+            keep = words.unit < n_scan
+            words = ts.Words(*(getattr(words, f)[keep] for f in _WORD_FIELDS))
+            df_other = df_other[keep]
+        else:
+            df_other = np.zeros(0, dtype=np.int64)
+        vocab_texts = [t for t, src in zip(texts + context, is_source) if src]
+        return cls(texts, text, words, df_other, vocab_texts)
+
+    def word_df(self, word: str) -> int:
+        """Content units of the page using `word` as a whole word (apostrophes and hyphens
+        included: `Chang'e`), lowercased. Built on first use: only joins need it."""
+        if self._words is None:
+            counts: dict[str, int] = {}
+            for t in self.all_texts:
+                for wd in {_bare(x) for x in t.lower().split()}:
+                    counts[wd] = counts.get(wd, 0) + 1
+            self._words = counts
+        return self._words.get(_bare(word.lower()), 0)
+
+
+def _bare(word: str) -> str:
+    return word.strip(_PUNCT)
+
+
+_PUNCT = ".,;:!?\"'“”‘’()[]{}«»<>*"
+_WORD_FIELDS = ("first", "last", "unit", "hash", "n_digits", "n_letters", "n_upper", "script")
+
+TOKEN_FEATURES = (
+    "oov", "log_df", "len", "mixed", "digits_only", "upper_share", "caps_inside", "foreign",
+    "no_space_script", "glued_left", "glued_right", "first_in_unit", "last_in_unit",
+    "unit_oov_share", "unit_len",
+)
+TOKEN_CONTEXT = (-2, -1, 1, 2)
+
+
+def token_features(scan: Scan) -> tuple[np.ndarray, sp.csr_matrix]:
+    """Dense token features with their neighbours', and hashed character n-grams of each
+    token with its neighbours' tokens (one sparse row per token)."""
+    w = scan.words
+    n = len(w)
+    text = scan.text
+    if n == 0:
+        return np.zeros((0, len(TOKEN_FEATURES) * (1 + len(TOKEN_CONTEXT)))), sp.csr_matrix(
+            (0, TOKEN_BUCKETS), dtype=np.float32)
+    n_units = len(scan.texts)
+    lengths = (w.last - w.first).astype(np.float64)
+    oov = ((scan.df_other == 0) & (w.n_letters >= 2)).astype(np.float64)
+    # The unit's main script: the script of most of its letter tokens.
+    unit_script = np.zeros(n_units, dtype=np.int64)
+    has_script = w.script > 0
+    if has_script.any():
+        n_s = len(ts.SCRIPTS) + 1
+        counts = np.bincount(w.unit[has_script] * n_s + w.script[has_script],
+                             weights=lengths[has_script], minlength=n_units * n_s)
+        unit_script = counts.reshape(n_units, n_s).argmax(axis=1)
+    foreign = (has_script & (w.script != unit_script[w.unit])).astype(np.float64)
+    seam = np.zeros(len(text.cls), dtype=bool)
+    seam[1:] = (text.cls[1:] == ts.C_UPPER) & (text.cls[:-1] == ts.C_LOWER)
+    seam_pos = np.flatnonzero(seam)
+    caps_inside = np.zeros(n)
+    if len(seam_pos):
+        tok = np.searchsorted(w.first, seam_pos, side="right") - 1
+        ok = (tok >= 0) & (seam_pos < w.last[np.maximum(tok, 0)])
+        caps_inside = np.bincount(tok[ok], minlength=n)[:n].astype(np.float64)
+    # Glued: nothing but word characters between this token and its neighbour (a script
+    # change or a digit/letter seam split them, not a space or punctuation).
+    same_prev = np.zeros(n, dtype=bool)
+    same_prev[1:] = w.unit[1:] == w.unit[:-1]
+    glued_left = np.zeros(n)
+    glued_left[1:] = (same_prev[1:] & (w.first[1:] == w.last[:-1])).astype(np.float64)
+    glued_right = np.zeros(n)
+    glued_right[:-1] = glued_left[1:]
+    first_in = (~same_prev).astype(np.float64)
+    last_in = np.ones(n)
+    last_in[:-1] = (w.unit[1:] != w.unit[:-1]).astype(np.float64)
+    per_unit = np.bincount(w.unit, minlength=n_units).astype(np.float64)
+    unit_oov = np.bincount(w.unit, weights=oov, minlength=n_units) / np.maximum(per_unit, 1)
+    unit_len = np.log1p((text.end - text.start)[:n_units].astype(np.float64))
+    base = np.column_stack([
+        oov, np.log1p(scan.df_other), np.log1p(lengths),
+        ((w.n_digits > 0) & (w.n_letters > 0)).astype(np.float64),
+        (w.n_letters == 0).astype(np.float64), w.n_upper / np.maximum(lengths, 1), caps_inside,
+        foreign, np.isin(w.script, list(ts.NO_SPACE_SCRIPTS)).astype(np.float64), glued_left,
+        glued_right, first_in, last_in, unit_oov[w.unit], unit_len[w.unit],
+    ])
+    cols = [base]
+    for off in TOKEN_CONTEXT:
+        shifted = np.full_like(base, -1.0)
+        if off < 0:
+            shifted[-off:] = base[: n + off]
+            same = np.zeros(n, dtype=bool)
+            same[-off:] = w.unit[-off:] == w.unit[: n + off]
+        else:
+            shifted[: n - off] = base[off:]
+            same = np.zeros(n, dtype=bool)
+            same[: n - off] = w.unit[: n - off] == w.unit[off:]
+        shifted[~same] = -1.0
+        cols.append(shifted)
+    dense = np.hstack(cols)
+    # Hashed n-grams: the token's own word hash, its character trigrams, and the words next
+    # to it, so the model can learn vocabulary of spam topics without any list.
+    rows_l = [np.arange(n)]
+    cols_l = [(w.hash % np.uint64(TOKEN_BUCKETS)).astype(np.int64)]
+    for off, salt in ((-1, 11), (1, 13)):
+        idx = np.arange(n) + off
+        ok = (idx >= 0) & (idx < n)
+        ok[ok] &= w.unit[idx[ok]] == w.unit[ok]
+        with np.errstate(over="ignore"):
+            h = ts._mix(w.hash[idx[ok]] + np.uint64(salt))
+        rows_l.append(np.flatnonzero(ok))
+        cols_l.append((h % np.uint64(TOKEN_BUCKETS)).astype(np.int64))
+    tri_rows, tri_cols = _token_trigrams(scan)
+    rows_l.append(tri_rows)
+    cols_l.append(tri_cols)
+    sparse = ts._normalised(rows_l, cols_l, n, TOKEN_BUCKETS)
+    return dense, sparse
+
+
+def _token_trigrams(scan: Scan) -> tuple[np.ndarray, np.ndarray]:
+    """Hashed character trigrams inside each token (with a boundary mark at both ends)."""
+    w = scan.words
+    folded = ts.fold(scan.text).astype(np.uint64)
+    lengths = w.last - w.first
+    n = len(w)
+    # Code points of every token, padded with a boundary mark (0) on both sides.
+    padded_len = lengths + 2
+    offs = np.concatenate([[0], np.cumsum(padded_len)[:-1]])
+    total = int(padded_len.sum())
+    seq = np.zeros(total, dtype=np.uint64)
+    tok_of = np.repeat(np.arange(n), padded_len)
+    pos = np.arange(total) - offs[tok_of]
+    inner = (pos >= 1) & (pos <= lengths[tok_of])
+    seq[inner] = folded[w.first[tok_of[inner]] + pos[inner] - 1] + np.uint64(1)
+    if total < 3:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    with np.errstate(over="ignore"):
+        h = (seq[:-2] * ts._P3 + seq[1:-1]) * ts._P3 + seq[2:]
+        h = ts._mix(h + np.uint64(3))
+    same = tok_of[:-2] == tok_of[2:]
+    return tok_of[:-2][same], (h[same] % np.uint64(TOKEN_BUCKETS)).astype(np.int64)
+
+
+@dataclass
+class Candidates:
+    """Candidate spans: the scanned unit (index into `Scan.texts`), offsets, and their kind."""
+
+    unit: np.ndarray
+    start: np.ndarray
+    end: np.ndarray
+    kind: np.ndarray
+    first_tok: np.ndarray  # token range [first_tok, last_tok) of the candidate (-1: none)
+    last_tok: np.ndarray
+    fused_df: np.ndarray  # KIND_JOIN: content units using the fused word
+
+    def __len__(self) -> int:
+        return len(self.unit)
+
+
+def candidates(scan: Scan, token_score: np.ndarray, threshold: float) -> Candidates:
+    """Candidate spans built from runs of tokens scoring above `threshold`."""
+    w = scan.words
+    n = len(w)
+    units, starts, ends, kinds, ft, lt, fused = [], [], [], [], [], [], []
+
+    def add(u: int, a: int, b: int, kind: int, t0: int, t1: int, f: int = 0) -> None:
+        units.append(u)
+        starts.append(a)
+        ends.append(b)
+        kinds.append(kind)
+        ft.append(t0)
+        lt.append(t1)
+        fused.append(f)
+
+    hot = token_score >= threshold
+    if n and hot.any():
+        # Bridge one cold token between two hot ones of the same unit ("8k8 login vip").
+        bridged = hot.copy()
+        if n > 2:
+            mid = (~hot[1:-1]) & hot[:-2] & hot[2:] & (w.unit[:-2] == w.unit[2:])
+            bridged[1:-1] |= mid
+        boundary = np.ones(n, dtype=bool)
+        boundary[1:] = (w.unit[1:] != w.unit[:-1]) | (bridged[1:] != bridged[:-1])
+        seg_start = np.flatnonzero(boundary)
+        seg_end = np.concatenate([seg_start[1:], [n]])
+        unit_range = _token_unit_ranges(w.unit, len(scan.texts))
+        for a, b in zip(seg_start.tolist(), seg_end.tolist()):
+            if not bridged[a] or b - a > MAX_RUN_TOKENS:
+                continue
+            u = int(w.unit[a])
+            lo, hi = unit_range[u]
+            base = int(scan.text.start[u])
+            text = scan.texts[u]
+            first, last = w.first, w.last
+            begins = {int(first[a]) - base, *_cuts(scan, a, base)}
+            finishes = {int(last[b - 1]) - base, *_cuts(scan, b - 1, base)}
+            if b - a >= 2:
+                begins.add(int(first[a + 1]) - base)
+                finishes.add(int(last[b - 2]) - base)
+            if a > lo:
+                begins.add(int(first[a - 1]) - base)
+            if b < hi:
+                finishes.add(int(last[b]) - base)
+            begins |= {_glued_symbols_before(text, x) for x in begins}
+            for x in begins:
+                for y in finishes:
+                    if y > x:
+                        add(u, x, y, KIND_RUN, a, b)
+            _join_candidates(scan, u, a, b, base, add)
+    # Sentences at either end of a unit with more than one sentence (promos appended to a
+    # paragraph or put before it), when they hold a hot token.
+    hot_units = set(w.unit[hot].tolist()) if n else set()
+    for u, t in enumerate(scan.texts):
+        if len(t) < 40 or u not in hot_units:
+            continue
+        sents = sentences(t)
+        if len(sents) < 2:
+            continue
+        base = int(scan.text.start[u])
+        hot_pos = w.first[hot & (w.unit == u)] - base
+        for a, b in (sents[0], sents[-1]):
+            if ((hot_pos >= a) & (hot_pos < b)).any():
+                add(u, a, b, KIND_SENTENCE, -1, -1)
+    if not units:
+        z = np.zeros(0, dtype=np.int64)
+        return Candidates(z, z, z, z, z, z, z)
+    arr = [np.asarray(x, dtype=np.int64) for x in (units, starts, ends, kinds, ft, lt, fused)]
+    # The same offsets may come from several runs; keep one.
+    key = np.unique(np.stack(arr[:3]).T, axis=0, return_index=True)[1]
+    return Candidates(*(x[np.sort(key)] for x in arr))
+
+
+_SENTENCE_END = re.compile(r"[.!?…]+[\"'”’)\]]*(?=\s|$)|[。！？]+[”’」』)]*")
+
+
+def sentences(text: str) -> list[tuple[int, int]]:
+    """(start, end) of each sentence, spaces trimmed. A stop ends a sentence only before a
+    space or the end (so `jili777.vip` and `3.5` do not); CJK stops need no space."""
+    out = []
+    pos = 0
+    for m in _SENTENCE_END.finditer(text):
+        out.append((pos, m.end()))
+        pos = m.end()
+    if pos < len(text):
+        out.append((pos, len(text)))
+    trimmed = []
+    for a, b in out:
+        seg = text[a:b]
+        a2, b2 = a + len(seg) - len(seg.lstrip()), b - (len(seg) - len(seg.rstrip()))
+        if b2 > a2:
+            trimmed.append((a2, b2))
+    return trimmed
+
+
+def _glued_symbols_before(text: str, pos: int) -> int:
+    """`pos` moved left over symbols glued to the span (an emoji or a star put before a
+    keyword to catch the eye), not over punctuation that belongs to the text before."""
+    while pos > 0 and not text[pos - 1].isspace() and not text[pos - 1].isalnum() and \
+            text[pos - 1] not in _TEXT_PUNCT:
+        pos -= 1
+    return pos
+
+
+_TEXT_PUNCT = frozenset(",.;:!?'\"()[]{}-–—/\\«»“”‘’")
+
+
+def _cuts(scan: Scan, t: int, base: int) -> list[int]:
+    """Cut points inside token t where a splice may begin or end: a lower-to-upper case seam
+    (`ItBahis`), a letter/digit seam (`parFf68`), or a split leaving one side a word the page
+    uses (`on|pinjol`, `super|the`) and the other side unknown to it."""
+    w = scan.words
+    text = scan.texts[int(w.unit[t])]
+    a, b = int(w.first[t]) - base, int(w.last[t]) - base
+    tok = text[a:b]
+    out = []
+    for k in range(1, len(tok)):
+        x, y = tok[k - 1], tok[k]
+        if (x.islower() and y.isupper()) or (x.isalpha() != y.isalpha()):
+            out.append(a + k)
+    if scan.df_other[t] == 0 and len(tok) >= 5:
+        low = tok.lower()
+        for k in range(2, len(tok) - 1):
+            head, tail = low[:k], low[k:]
+            if (scan.word_df(head) and not scan.word_df(tail)) or (
+                len(tail) >= 2 and scan.word_df(tail) and not scan.word_df(head)
+            ):
+                out.append(a + k)
+    return out
+
+
+def _token_unit_ranges(token_unit: np.ndarray, n_units: int) -> list[tuple[int, int]]:
+    lo = np.searchsorted(token_unit, np.arange(n_units), side="left")
+    hi = np.searchsorted(token_unit, np.arange(n_units), side="right")
+    return list(zip(lo.tolist(), hi.tolist()))
+
+
+def _join_candidates(scan: Scan, u: int, a: int, b: int, base: int, add) -> None:  # noqa: ANN001
+    """Cuts from inside the run's first token to inside its last token (or the token after
+    it) such that what is left on both sides fuses into one word the page's content uses
+    elsewhere: `Chan|8k8 withdrawal|g'e` -> `Chang'e`. The shortest such cut wins."""
+    w = scan.words
+    text = scan.texts[u]
+    left = (int(w.first[a]) - base, int(w.last[a]) - base)
+    word_start = text.rfind(" ", 0, left[0] + 1) + 1
+    ends = {int(w.last[b - 1]) - base}
+    if b < len(w) and int(w.unit[b]) == u:
+        ends.add(int(w.last[b]) - base)
+    best: tuple[int, int, int] | None = None
+    for token_end in sorted(ends):
+        # The fused word's tail may run past the token (apostrophes, hyphens): take the
+        # whole whitespace-delimited word.
+        space = text.find(" ", token_end)
+        right_end = len(text) if space < 0 else space
+        for cut_a in range(left[0] + 1, left[1]):
+            head = text[word_start:cut_a]
+            if not head[-1:].isalpha():
+                continue
+            for cut_b in range(cut_a + 3, right_end):
+                if best is not None and cut_b - cut_a >= best[1] - best[0]:
+                    break
+                if not text[cut_b].isalpha() or text[cut_b - 1].isspace():
+                    continue
+                core = _bare(head + text[cut_b:right_end])
+                if len(core) < MIN_FUSED_CHARS or " " in core:
+                    continue
+                df = scan.word_df(core)
+                if df >= 1:
+                    best = (cut_a, cut_b, df)
+    if best is not None:
+        add(u, best[0], best[1], KIND_JOIN, a, b, best[2])
+
+
+SPAN_FEATURES = (
+    "kind_run", "kind_sentence", "kind_join", "fused_df", "n_tokens", "log_chars", "share_of_unit",
+    "at_start", "at_end", "tok_score_mean", "tok_score_max", "tok_score_min", "oov_share",
+    "mixed_share", "foreign_share", "caps_share", "left_tok_score", "right_tok_score",
+    "left_oov", "right_oov", "glued_left", "glued_right", "cut_in_word_left",
+    "cut_in_word_right", "span_spam", "rest_spam", "span_content", "unit_len", "has_url",
+)
+
+
+def span_features(scan: Scan, cands: Candidates, token_score: np.ndarray,
+                  text_scorer: object | None, token_base: np.ndarray | None = None) -> np.ndarray:
+    """One row of span-level features per candidate."""
+    m = len(cands)
+    if m == 0:
+        return np.zeros((0, len(SPAN_FEATURES)))
+    w = scan.words
+    texts = scan.texts
+    n_tok = len(w)
+    cum = lambda x: np.concatenate([[0.0], np.cumsum(x)])  # noqa: E731
+    oov = ((scan.df_other == 0) & (w.n_letters >= 2)).astype(np.float64)
+    mixed = ((w.n_digits > 0) & (w.n_letters > 0)).astype(np.float64)
+    dense_base = token_base if token_base is not None else np.zeros((n_tok, len(TOKEN_FEATURES)))
+    foreign_t = dense_base[:, TOKEN_FEATURES.index("foreign")]
+    caps_t = (dense_base[:, TOKEN_FEATURES.index("caps_inside")] > 0).astype(np.float64)
+    c_score, c_oov, c_mixed = cum(token_score), cum(oov), cum(mixed)
+    c_foreign, c_caps = cum(foreign_t), cum(caps_t)
+    base = scan.text.start[cands.unit]
+    # Token range of every candidate from its offsets (sentences and joins included).
+    a_abs = base + cands.start
+    b_abs = base + cands.end
+    t0 = np.searchsorted(w.last, a_abs, side="right") if n_tok else np.zeros(m, dtype=np.int64)
+    t1 = np.searchsorted(w.first, b_abs, side="left") if n_tok else np.zeros(m, dtype=np.int64)
+    cnt = np.maximum(t1 - t0, 0).astype(np.float64)
+    safe = np.maximum(cnt, 1.0)
+    mean_score = (c_score[t1] - c_score[t0]) / safe if n_tok else np.zeros(m)
+    max_score = np.zeros(m)
+    min_score = np.zeros(m)
+    for i in range(m):
+        if t1[i] > t0[i]:
+            seg = token_score[t0[i]:t1[i]]
+            max_score[i], min_score[i] = seg.max(), seg.min()
+    unit_len = np.array([len(texts[u]) for u in cands.unit], dtype=np.float64)
+    left_i, right_i = t0 - 1, t1
+    def nb(values: np.ndarray, idx: np.ndarray) -> np.ndarray:
+        ok = (idx >= 0) & (idx < n_tok)
+        out = np.full(m, -1.0)
+        ok[ok] &= w.unit[idx[ok]] == cands.unit[ok]
+        out[ok] = values[idx[ok]]
+        return out
+    seg_texts = [texts[u][a:b] for u, a, b in zip(cands.unit, cands.start, cands.end)]
+    rest_texts = [texts[u][:a] + " " + texts[u][b:] for u, a, b in
+                  zip(cands.unit, cands.start, cands.end)]
+    def ch(u: int, k: int) -> str:
+        t = texts[u]
+        return t[k] if 0 <= k < len(t) else " "
+    glued_l = np.array([float(not ch(u, a - 1).isspace()) for u, a in
+                        zip(cands.unit, cands.start)])
+    glued_r = np.array([float(not ch(u, b).isspace()) for u, b in zip(cands.unit, cands.end)])
+    in_word_l = np.array([float(ch(u, a - 1).isalnum() and ch(u, a).isalnum())
+                          for u, a in zip(cands.unit, cands.start)])
+    in_word_r = np.array([float(ch(u, b - 1).isalnum() and ch(u, b).isalnum())
+                          for u, b in zip(cands.unit, cands.end)])
+    span_spam = rest_spam = span_content = np.zeros(m)
+    if text_scorer is not None:
+        ps = text_scorer(seg_texts)
+        pr = text_scorer(rest_texts)
+        span_spam, span_content, rest_spam = ps[:, 2], ps[:, 0], pr[:, 2]
+    has_url = np.array([float(bool(_URLISH.search(s))) for s in seg_texts])
+    length = (cands.end - cands.start).astype(np.float64)
+    foreign = (c_foreign[t1] - c_foreign[t0]) / safe if n_tok else np.zeros(m)
+    caps = (c_caps[t1] - c_caps[t0]) / safe if n_tok else np.zeros(m)
+    return np.column_stack([
+        cands.kind == KIND_RUN, cands.kind == KIND_SENTENCE, cands.kind == KIND_JOIN,
+        np.log1p(cands.fused_df), cnt, np.log1p(length), length / np.maximum(unit_len, 1),
+        cands.start == 0, cands.end >= unit_len, mean_score, max_score, min_score,
+        (c_oov[t1] - c_oov[t0]) / safe if n_tok else np.zeros(m),
+        (c_mixed[t1] - c_mixed[t0]) / safe if n_tok else np.zeros(m), foreign, caps,
+        nb(token_score, left_i), nb(token_score, right_i), nb(oov, left_i), nb(oov, right_i),
+        glued_l, glued_r, in_word_l, in_word_r, span_spam, rest_spam, span_content,
+        np.log1p(unit_len), has_url,
+    ]).astype(np.float64)
+
+
+_URLISH = re.compile(r"https?://|www\.|(?<=[A-Za-z0-9])\.(?:[a-z]{2,6})\b")
+
+
+class SpanDetector(ClassifierMixin, BaseEstimator):
+    """Token scorer (linear) and candidate scorer (boosted trees) for spliced spam spans."""
+
+    def __init__(self, token_threshold: float = 0.15, threshold: float = 0.5,
+                 max_iter: int = 150, random_state: int = 0) -> None:
+        self.token_threshold = token_threshold
+        self.threshold = threshold
+        self.max_iter = max_iter
+        self.random_state = random_state
+
+    # -- training ------------------------------------------------------------------------------
+    def fit_tokens(self, dense: np.ndarray, sparse: sp.csr_matrix, y: np.ndarray) -> SpanDetector:
+        X = sp.hstack([sp.csr_matrix(dense.astype(np.float32)), sparse], format="csr")
+        self.token_model_ = SGDClassifier(
+            loss="log_loss", alpha=1e-6, max_iter=20, tol=None, class_weight={0: 1.0, 1: 5.0},
+            random_state=self.random_state,
+        ).fit(X, y)
+        self.token_model_.coef_ = self.token_model_.coef_.astype(np.float32)
+        return self
+
+    def fit(self, X: np.ndarray, y: np.ndarray) -> SpanDetector:
+        """Fit the candidate scorer on span features (after `fit_tokens`)."""
+        self.classes_ = np.array([0, 1])
+        self.span_model_ = HistGradientBoostingClassifier(
+            max_iter=self.max_iter, learning_rate=0.1, max_leaf_nodes=31,
+            random_state=self.random_state, early_stopping=False,
+        ).fit(X, y)
+        return self
+
+    # -- inference -----------------------------------------------------------------------------
+    def token_scores(self, dense: np.ndarray, sparse: sp.csr_matrix) -> np.ndarray:
+        if dense.shape[0] == 0:
+            return np.zeros(0)
+        X = sp.hstack([sp.csr_matrix(dense.astype(np.float32)), sparse], format="csr")
+        return self.token_model_.predict_proba(X)[:, 1]
+
+    def predict_proba(self, X: np.ndarray) -> np.ndarray:
+        if X.shape[0] == 0:
+            return np.zeros((0, 2))
+        return self.span_model_.predict_proba(X)
+
+    def score(self, texts: Sequence[str], context: Sequence[str] = (),
+              text_scorer: object | None = None,
+              sources: Sequence[bool] | None = None) -> tuple[Candidates, np.ndarray]:
+        """Every candidate span of `texts` with its probability of being spliced spam."""
+        scan = Scan.of(texts, context, sources)
+        dense, sparse = token_features(scan)
+        token_score = self.token_scores(dense, sparse)
+        cands = candidates(scan, token_score, self.token_threshold)
+        if not len(cands):
+            return cands, np.zeros(0)
+        feats = span_features(scan, cands, token_score, text_scorer,
+                              dense[:, : len(TOKEN_FEATURES)])
+        return cands, self.predict_proba(feats)[:, 1]
+
+    def find(self, texts: Sequence[str], context: Sequence[str] = (),
+             text_scorer: object | None = None, threshold: float | None = None,
+             sources: Sequence[bool] | None = None) -> list[list[Span]]:
+        """Spans to cut out of each of `texts` (non-overlapping, sorted by offset)."""
+        if not texts:
+            return []
+        cands, proba = self.score(texts, context, text_scorer, sources)
+        return select(texts, cands, proba, self.threshold if threshold is None else threshold)
+
+
+def select(texts: Sequence[str], cands: Candidates, proba: np.ndarray,
+           threshold: float) -> list[list[Span]]:
+    """The best non-overlapping candidates above `threshold`, per text, sorted by offset. A
+    candidate covering a whole text is never a span: whether a line is spam is the unit
+    classifier's call."""
+    out: list[list[Span]] = [[] for _ in texts]
+    order = np.argsort(-proba, kind="stable")
+    taken: list[list[tuple[int, int]]] = [[] for _ in texts]
+    for i in order:
+        p = float(proba[i])
+        if p < threshold:
+            break
+        u, a, b = int(cands.unit[i]), int(cands.start[i]), int(cands.end[i])
+        if any(a < e and s < b for s, e in taken[u]):
+            continue
+        if b - a >= len(texts[u].strip()):
+            continue
+        taken[u].append((a, b))
+        out[u].append(Span(a, b, texts[u][a:b], "spam", round(p, 4)))
+    for spans in out:
+        spans.sort(key=lambda s: s.start)
+    return out

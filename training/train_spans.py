@@ -1,0 +1,133 @@
+"""Train the span detector (`cleaner.spans.SpanDetector`) on injected pages.
+
+Its examples come from the offsets the injection generator records: a token is positive when
+it lies inside an injected span, a candidate span when its offsets are exactly an injected
+span's (spaces trimmed). Only the content units of a page are scanned, as at cleaning time.
+
+Token scores that train the candidate scorer are out-of-fold, with folds that are the
+vocabulary-disjoint injection folds of `training.train`: the candidate scorer must learn how far
+to trust a token score on spam whose words it has never seen, because that is every real case.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Sequence
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.base import clone
+
+from cleaner.spans import (
+    TOKEN_FEATURES,
+    Scan,
+    SpanDetector,
+    candidates,
+    span_features,
+    token_features,
+)
+
+TextScorer = Callable[[list[str]], np.ndarray]
+NEGATIVE_TOKEN_SHARE = 0.15  # tokens of span-free units kept for the token model
+
+
+def page_examples(record: dict) -> tuple[list[str], list[list[tuple[int, int]]]] | None:
+    """The content units of a record and the (trimmed) spans inside each."""
+    texts, gold = [], []
+    spans = record.get("spans") or [[] for _ in record["units"]]
+    for u, label, sp_list in zip(record["units"], record["labels"], spans):
+        if label != "content":
+            continue
+        t = u["text"]
+        texts.append(t)
+        gold.append([_trim(t, s["start"], s["end"]) for s in sp_list or []])
+    return (texts, gold) if texts else None
+
+
+def _trim(text: str, a: int, b: int) -> tuple[int, int]:
+    while a < b and text[a].isspace():
+        a += 1
+    while b > a and text[b - 1].isspace():
+        b -= 1
+    return a, b
+
+
+def token_labels(scan: Scan, gold: Sequence[Sequence[tuple[int, int]]]) -> np.ndarray:
+    """1 for tokens with at least half their characters inside a gold span."""
+    w = scan.words
+    y = np.zeros(len(w), dtype=np.int64)
+    base = scan.text.start
+    for u, spans in enumerate(gold):
+        for a, b in spans:
+            lo, hi = base[u] + a, base[u] + b
+            inside = (w.unit == u) & (np.minimum(w.last, hi) - np.maximum(w.first, lo)
+                                      >= 0.5 * (w.last - w.first))
+            y[inside] = 1
+    return y
+
+
+def fit_span_detector(
+    records: Sequence[dict],
+    folds: Sequence[int],
+    text_scorer: TextScorer | None,
+    seed: int = 0,
+    log: Callable[[str], None] = lambda s: print(s, file=sys.stderr),
+) -> SpanDetector:
+    """Fit both stages of the detector on `records` (injected, labelled pages)."""
+    rng = np.random.default_rng(seed)
+    pages = []
+    for rec, fold in zip(records, folds):
+        ex = page_examples(rec)
+        if ex is None:
+            continue
+        texts, gold = ex
+        scan = Scan.of(texts)
+        dense, sparse = token_features(scan)
+        y = token_labels(scan, gold)
+        pages.append((fold, texts, gold, scan, dense, sparse, y))
+    log(f"spans: {len(pages)} pages, {sum(len(p[6]) for p in pages)} tokens, "
+        f"{sum(int(p[6].sum()) for p in pages)} in spans")
+
+    def token_set(which: Sequence[int]) -> tuple[np.ndarray, sp.csr_matrix, np.ndarray]:
+        ds, ss, ys = [], [], []
+        for k in which:
+            fold, texts, gold, scan, dense, sparse, y = pages[k]
+            has_span = np.zeros(len(texts), dtype=bool)
+            has_span[[u for u, g in enumerate(gold) if g]] = True
+            keep = has_span[scan.words.unit] | (rng.random(len(y)) < NEGATIVE_TOKEN_SHARE)
+            ds.append(dense[keep])
+            ss.append(sparse[keep])
+            ys.append(y[keep])
+        return np.vstack(ds), sp.vstack(ss, format="csr"), np.concatenate(ys)
+
+    base = SpanDetector(random_state=seed)
+    fold_ids = sorted({p[0] for p in pages})
+    oof_scores: dict[int, np.ndarray] = {}
+    for f in fold_ids:
+        train = [k for k, p in enumerate(pages) if p[0] != f]
+        model = clone(base).fit_tokens(*token_set(train))
+        for k, p in enumerate(pages):
+            if p[0] == f:
+                oof_scores[k] = model.token_scores(p[4], p[5])
+    detector = clone(base).fit_tokens(*token_set(range(len(pages))))
+
+    feats, labels = [], []
+    for k, (_fold, _texts, gold, scan, dense, _sparse, _y) in enumerate(pages):
+        score = oof_scores[k]
+        cands = candidates(scan, score, detector.token_threshold)
+        if not len(cands):
+            continue
+        feats.append(span_features(scan, cands, score, text_scorer,
+                                   dense[:, : len(TOKEN_FEATURES)]))
+        gold_set = {(u, a, b) for u, g in enumerate(gold) for a, b in g}
+        labels.append(np.array([
+            (int(u), int(a), int(b)) in gold_set
+            for u, a, b in zip(cands.unit, cands.start, cands.end)
+        ], dtype=np.int64))
+        # Gold spans no candidate reached stay unlearnable; they are counted as recall loss.
+    X = np.vstack(feats)
+    y = np.concatenate(labels)
+    n_gold = sum(len(g) for p in pages for g in p[2])
+    log(f"spans: {len(y)} candidates, {int(y.sum())} exact of {n_gold} gold spans reachable")
+    detector.fit(X, y)
+    return detector

@@ -1,0 +1,100 @@
+"""Pick the decision thresholds a model ships with, on validation pages of wcxb/dev.
+
+Two thresholds turn probabilities into what users see, and both trade the failure users forgive
+(a leftover footer line, a leftover keyword) against the one they do not (a missing paragraph,
+an altered sentence):
+
+* the content floor: a unit is kept unless P(content) is below it. It is the highest floor at
+  which the kept units still hold `target_recall` of the content characters;
+* the span threshold: a candidate span is cut when its probability is above it. It is the lowest
+  threshold at which at most `max_altered` of the clean content units get a cut.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import numpy as np
+
+from cleaner.repair import apply_spans
+from cleaner.spans import SpanDetector, select
+from cleaner.units import LABELS
+from training.train_spans import page_examples
+
+FLOORS = np.round(np.arange(0.05, 0.61, 0.025), 3)
+SPAN_THRESHOLDS = np.round(np.arange(0.3, 0.99, 0.02), 3)
+
+
+def content_floor_report(proba: np.ndarray, y: np.ndarray, lengths: np.ndarray,
+                         floor: float) -> dict[str, float]:
+    """What keeping the units with P(content) >= floor does, weighted by characters."""
+    keep = proba[:, LABELS.index("content")] >= floor
+    c, b = y == "content", y == "boilerplate"
+    kept = float(lengths[keep].sum()) or 1.0
+    return {
+        "floor": float(floor),
+        "content_char_recall": float(lengths[keep & c].sum() / max(1.0, lengths[c].sum())),
+        "content_unit_recall": float(keep[c].mean()) if c.any() else 1.0,
+        "kept_char_precision": float(lengths[keep & c].sum() / kept),
+        "boilerplate_char_leak": float(lengths[keep & b].sum() / max(1.0, lengths[b].sum())),
+        "spam_removed": float((~keep[y == "spam"]).mean()) if (y == "spam").any() else 1.0,
+    }
+
+
+def tune_content_floor(proba: np.ndarray, y: np.ndarray, lengths: np.ndarray,
+                       target_recall: float = 0.985) -> dict[str, float]:
+    """The highest floor keeping `target_recall` of the content characters."""
+    best = content_floor_report(proba, y, lengths, float(FLOORS[0]))
+    for f in FLOORS:
+        rep = content_floor_report(proba, y, lengths, float(f))
+        if rep["content_char_recall"] >= target_recall:
+            best = rep
+    return best
+
+
+def span_report(detector: SpanDetector, records: Sequence[dict],
+                text_scorer: Callable[[list[str]], np.ndarray] | None,
+                thresholds: Sequence[float] = SPAN_THRESHOLDS) -> list[dict[str, float]]:
+    """For each threshold: the share of spliced units repaired exactly to their original text,
+    and the share of clean content units that get altered."""
+    scored = []
+    for rec in records:
+        ex = page_examples(rec)
+        if ex is None:
+            continue
+        texts, gold = ex
+        cands, proba = detector.score(texts, text_scorer=text_scorer)
+        targets = [
+            apply_spans(t, [_span(t, a, b) for a, b in g]) if g else None
+            for t, g in zip(texts, gold)
+        ]
+        scored.append((texts, targets, cands, proba))
+    rows = []
+    for t in thresholds:
+        exact = spliced = altered = clean = 0
+        for texts, targets, cands, proba in scored:
+            chosen = select(texts, cands, proba, float(t))
+            for text, target, spans in zip(texts, targets, chosen):
+                if target is None:
+                    clean += 1
+                    altered += bool(spans)
+                else:
+                    spliced += 1
+                    exact += apply_spans(text, spans) == target
+        rows.append({"threshold": float(t), "exact": exact / max(1, spliced),
+                     "altered": altered / max(1, clean), "spliced_units": spliced,
+                     "clean_units": clean})
+    return rows
+
+
+def tune_span_threshold(rows: list[dict[str, float]], max_altered: float = 0.0015
+                        ) -> dict[str, float]:
+    """The lowest threshold that alters at most `max_altered` of clean content units."""
+    ok = [r for r in rows if r["altered"] <= max_altered]
+    return min(ok, key=lambda r: r["threshold"]) if ok else rows[-1]
+
+
+def _span(text: str, a: int, b: int):  # noqa: ANN202
+    from cleaner.result import Span
+
+    return Span(a, b, text[a:b])
