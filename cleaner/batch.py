@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import itertools
 import json
+import multiprocessing
+import multiprocessing.context
 import os
 import signal
 import sys
@@ -343,6 +345,14 @@ def _init_worker(model_path: str | None, cleaner: CleanerLike | None) -> None:
         _worker_error = str(exc) or type(exc).__name__
 
 
+def _mp_context() -> multiprocessing.context.BaseContext:
+    """Workers start from a clean process, never a fork of this one: a fork of a process whose
+    OpenMP or BLAS thread pools are running (they are, once it has cleaned a page in-process)
+    inherits their locks held and deadlocks at its first prediction."""
+    methods = multiprocessing.get_all_start_methods()
+    return multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
+
+
 def _work_chunk(items: list[Item], fields: Fields, repair: bool, fmt: str) -> tuple[Any, Stats]:
     if _worker_cleaner is None:
         raise ModelError(_worker_error or "the worker has no model")
@@ -378,7 +388,9 @@ def _clean_chunks(
             handle(*process_chunk(local, chunk, fields, repair, fmt))
         return
     mp = None if model_path is None else os.fspath(model_path)
-    pool = ProcessPoolExecutor(workers, initializer=_init_worker, initargs=(mp, cleaner))
+    pool = ProcessPoolExecutor(
+        workers, mp_context=_mp_context(), initializer=_init_worker, initargs=(mp, cleaner)
+    )
     pending: deque[Future[tuple[Any, Stats]]] = deque()
     try:
         for chunk in chunks:

@@ -18,8 +18,11 @@ from __future__ import annotations
 
 import glob
 import gzip
+import io
 import os
+import shutil
 import sys
+import tempfile
 import zlib
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -143,7 +146,7 @@ def sniff_format(name: str, head: bytes) -> str:
         return "jsonl"
     if head.startswith(GZIP_MAGIC):
         try:
-            head = zlib.decompressobj(16 + zlib.MAX_WBITS).decompress(head, 64)
+            head = zlib.decompressobj(16 + zlib.MAX_WBITS).decompress(head, 256)
         except zlib.error:
             head = b""
     if head.startswith(b"WARC/"):
@@ -158,10 +161,10 @@ def sniff_format(name: str, head: bytes) -> str:
 def _open_raw(path: str, stats: ReadStats) -> Iterator[tuple[IO[bytes], bytes]]:
     """The stored bytes of `path` ("-" = stdin) and its first bytes, for sniffing."""
     if path == "-":
-        yield sys.stdin.buffer, _head(path)
+        yield _stdin()
         return
     with open(path, "rb", buffering=1 << 20) as f:
-        head = f.peek(64)[:64]
+        head = f.peek(HEAD_BYTES)[:HEAD_BYTES]
         stats._current = f
         try:
             yield f, head
@@ -182,16 +185,60 @@ def read_items(paths: list[str], formats: list[str], stats: ReadStats) -> Iterat
             where = "<stdin>" if path == "-" else path
             if fmt == "jsonl":
                 yield from read_jsonl(raw, where, gzipped=head.startswith(GZIP_MAGIC))
+            elif path == "-":
+                # fastwarc seeks in its input, and a pipe cannot seek: spool it to disk first.
+                with tempfile.TemporaryFile() as spool:
+                    shutil.copyfileobj(raw, spool, 1 << 20)
+                    spool.seek(0)
+                    yield from read_warc(spool, where, wet=fmt == "wet", stats=stats)
             else:
                 yield from read_warc(raw, where, wet=fmt == "wet", stats=stats)
 
 
+# Enough decompressed bytes to recognise a format through gzip (a deflate stream may give
+# nothing for its first few dozen bytes).
+HEAD_BYTES = 4096
+
+
+class _Prefixed(io.RawIOBase):
+    """`head` followed by the rest of `rest`: stdin after its first bytes were read to sniff it
+    (a pipe cannot be rewound, and peek() returns as little as one read happened to get)."""
+
+    def __init__(self, head: bytes, rest: IO[bytes]) -> None:
+        self.head, self.rest = memoryview(head), rest
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buf: Any) -> int:
+        if self.head:
+            n = min(len(buf), len(self.head))
+            buf[:n] = self.head[:n]
+            self.head = self.head[n:]
+            return n
+        data = self.rest.read(len(buf))
+        buf[: len(data)] = data
+        return len(data)
+
+
+_STDIN: dict[int, tuple[IO[bytes], bytes]] = {}
+
+
+def _stdin() -> tuple[IO[bytes], bytes]:
+    """stdin as a stream whose first bytes are known; made once per stdin object."""
+    raw = sys.stdin.buffer
+    if id(raw) not in _STDIN:
+        head = raw.read(HEAD_BYTES)  # a buffered read waits for HEAD_BYTES or end of input
+        _STDIN.clear()
+        _STDIN[id(raw)] = (io.BufferedReader(_Prefixed(head, raw), 1 << 20), head)
+    return _STDIN[id(raw)]
+
+
 def _head(path: str) -> bytes:
     if path == "-":
-        peek = getattr(sys.stdin.buffer, "peek", None)
-        return peek(64)[:64] if peek is not None else b""
+        return _stdin()[1]
     with open(path, "rb") as f:
-        return f.read(64)
+        return f.read(HEAD_BYTES)
 
 
 # --- JSONL --------------------------------------------------------------------------------------
