@@ -334,15 +334,25 @@ def default_workers() -> int:
         return os.cpu_count() or 1
 
 
+def _one_thread() -> Any:
+    """One compute thread per worker: the workers are the parallelism, and OpenMP/BLAS pools
+    on top of them (the tree model predicts with OpenMP) oversubscribe the cores and spin."""
+    from threadpoolctl import threadpool_limits
+
+    return threadpool_limits(1)
+
+
 def _init_worker(model_path: str | None, cleaner: CleanerLike | None) -> None:
     """Load the model once per worker; a failure is remembered and reported by the first chunk,
     because an exception here would only surface as an opaque BrokenProcessPool."""
     global _worker_cleaner, _worker_error
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle, once
+    os.environ.setdefault("OMP_NUM_THREADS", "1")  # read by OpenMP when scikit-learn loads it
     try:
         _worker_cleaner = cleaner if cleaner is not None else load_cleaner(model_path)
     except Exception as exc:
         _worker_error = str(exc) or type(exc).__name__
+    _one_thread()  # after the load: threadpoolctl limits only libraries already loaded
 
 
 def _mp_context() -> multiprocessing.context.BaseContext:
@@ -384,8 +394,9 @@ def _clean_chunks(
     """
     if workers == 1:
         local = cleaner if cleaner is not None else load_cleaner(model_path)
-        for chunk in chunks:
-            handle(*process_chunk(local, chunk, fields, repair, fmt))
+        with _one_thread():
+            for chunk in chunks:
+                handle(*process_chunk(local, chunk, fields, repair, fmt))
         return
     mp = None if model_path is None else os.fspath(model_path)
     pool = ProcessPoolExecutor(
@@ -469,7 +480,9 @@ def _schema_hint(formats: Iterable[str], fields: Fields) -> dict[str, str]:
     hint: dict[str, str] = {}
     for fmt in formats:
         if fmt == "jsonl":
-            hint["raw"] = "string"  # malformed lines keep their text here
+            # The page fields are strings whichever of them the first records happen to use;
+            # malformed lines keep their text in `raw`.
+            hint.update({fields.text: "string", fields.html: "string", "raw": "string"})
         else:
             hint.update(dict.fromkeys(WARC_FIELDS[:3], "string"), http_status="int64")
     return hint

@@ -137,7 +137,14 @@ class PartStore:
         name = f"part-{len(self.parts):06d}{self._suffix()}"
         path = self.dir / name
         with atomic_file(path) as f:
-            writer = make_writer(f, self.fmt, gz=self.gz, schema=self.schema(), hint=self.hint)
+            writer = make_writer(
+                f,
+                self.fmt,
+                gz=self.gz,
+                schema=self.schema(),
+                hint=self.hint,
+                first_record=self.records,
+            )
             for payload in payloads:
                 writer.write(payload)
             writer.close()

@@ -211,13 +211,18 @@ class ParquetWriter:
     part (or given, when a resumed run continues a file whose first part is already written)."""
 
     def __init__(
-        self, stream: IO[bytes], *, schema: Any = None, hint: dict[str, str] | None = None
+        self,
+        stream: IO[bytes],
+        *,
+        schema: Any = None,
+        hint: dict[str, str] | None = None,
+        first_record: int = 0,
     ) -> None:
         self.pa = _pyarrow()
         self.stream, self.schema, self.hint = stream, schema, hint
         self._rows: list[dict[str, Any]] = []
         self._writer: Any = None
-        self._seen = 0
+        self._seen = first_record  # records before this writer's, for error messages
 
     def write(self, payload: list[dict[str, Any]]) -> None:
         self._rows.extend(payload)
@@ -275,9 +280,10 @@ def make_writer(
     gz: bool = False,
     schema: Any = None,
     hint: dict[str, str] | None = None,
+    first_record: int = 0,
 ) -> JsonlWriter | ParquetWriter:
     if fmt == "parquet":
-        return ParquetWriter(stream, schema=schema, hint=hint)
+        return ParquetWriter(stream, schema=schema, hint=hint, first_record=first_record)
     return JsonlWriter(stream, gz=gz)
 
 

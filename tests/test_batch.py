@@ -7,7 +7,6 @@ counts, order, errors and equality between two ways of producing the same output
 
 from __future__ import annotations
 
-import gzip
 import json
 import os
 import signal
@@ -246,8 +245,8 @@ def test_interrupt_then_resume_equals_uninterrupted(
 
 def test_kill_then_resume(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     src, out, whole = tmp_path / "in.jsonl", tmp_path / "out.jsonl.gz", tmp_path / "w.jsonl.gz"
-    write_jsonl(src, jsonl_pages(48))
-    argv = ["batch", str(src), str(out), "--workers", "2", "--part-size", "8"]
+    write_jsonl(src, jsonl_pages(24))
+    argv = ["batch", str(src), str(out), "--workers", "2", "--part-size", "4"]
     proc = subprocess.Popen(
         [sys.executable, "-m", "cleaner", *argv],
         cwd=REPO,
@@ -258,7 +257,7 @@ def test_kill_then_resume(tmp_path: Path, capsys: pytest.CaptureFixture[str]) ->
     deadline = time.monotonic() + 240
     try:
         while time.monotonic() < deadline and proc.poll() is None:
-            if progress.exists() and json.loads(progress.read_text())["records"] >= 16:
+            if progress.exists() and json.loads(progress.read_text())["records"] >= 8:
                 break
             time.sleep(0.05)
     finally:
@@ -266,15 +265,15 @@ def test_kill_then_resume(tmp_path: Path, capsys: pytest.CaptureFixture[str]) ->
         proc.wait()
     assert not out.exists(), "the run finished before it could be killed"
     committed = json.loads(progress.read_text())["records"]
-    assert committed >= 16
+    assert committed >= 8
 
     assert main([*argv, "--resume"]) == 0
     err = capsys.readouterr().err
     assert f"resuming after {committed} committed records" in err
-    assert "cleaner: 48 records" in err
-    assert main(["batch", str(src), str(whole), "--workers", "2", "--part-size", "8"]) == 0
-    assert gzip.decompress(out.read_bytes()) == gzip.decompress(whole.read_bytes())
-    assert [r["id"] for r in read_jsonl(out)] == list(range(48))
+    assert "cleaner: 24 records" in err
+    assert main(["batch", str(src), str(whole), "--workers", "1", "--part-size", "4"]) == 0
+    assert out.read_bytes() == whole.read_bytes()
+    assert [r["id"] for r in read_jsonl(out)] == list(range(24))
 
 
 def test_resume_refuses_another_runs_parts(
