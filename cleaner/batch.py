@@ -359,8 +359,11 @@ def _mp_context() -> multiprocessing.context.BaseContext:
     """Workers start from a clean process, never a fork of this one: a fork of a process whose
     OpenMP or BLAS thread pools are running (they are, once it has cleaned a page in-process)
     inherits their locks held and deadlocks at its first prediction."""
-    methods = multiprocessing.get_all_start_methods()
-    return multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
+    if "forkserver" not in multiprocessing.get_all_start_methods():
+        return multiprocessing.get_context("spawn")
+    ctx = multiprocessing.get_context("forkserver")
+    ctx.set_forkserver_preload(["cleaner._forkserver"])  # workers fork with the model loaded
+    return ctx
 
 
 def _work_chunk(items: list[Item], fields: Fields, repair: bool, fmt: str) -> tuple[Any, Stats]:
