@@ -63,13 +63,6 @@ def _read_input(path: str) -> bytes:
         raise UsageError(f"{path}: {exc.strerror or exc}") from None
 
 
-def _check_input_path(path: str) -> None:
-    """Fail before loading a model, and with exit status 2, when the input is not there."""
-    if path != "-" and not Path(path).is_file():
-        what = "is a directory" if Path(path).is_dir() else "no such file"
-        raise UsageError(f"{path}: {what}")
-
-
 def _load(model: str | None) -> Any:
     from cleaner.batch import load_cleaner
 
@@ -96,23 +89,37 @@ def cmd_clean(args: argparse.Namespace) -> int:
 
 
 def cmd_batch(args: argparse.Namespace) -> int:
-    from cleaner.batch import Fields, run_batch
+    from cleaner.batch import Fields, default_workers, run_batch
+    from cleaner.parts import ResumeError
+    from cleaner.readers import InputError
+    from cleaner.writers import OutputError
 
-    if args.workers < 1:
+    workers = default_workers() if args.workers is None else args.workers
+    if workers < 1:
         raise UsageError("--workers must be at least 1")
-    _check_input_path(args.input)
+    if args.part_size < 1:
+        raise UsageError("--part-size must be at least 1")
     if args.output != "-":
         parent = Path(args.output).parent
         if not parent.is_dir():
             raise UsageError(f"{args.output}: directory {str(parent)!r} does not exist")
-    stats = run_batch(
-        args.input,
-        args.output,
-        model_path=args.model,
-        fields=Fields(text=args.text_field, html=args.html_field, id=args.id_field),
-        repair=args.repair,
-        workers=args.workers,
-    )
+    try:
+        stats = run_batch(
+            args.inputs,
+            args.output,
+            model_path=args.model,
+            fields=Fields(text=args.text_field, html=args.html_field, id=args.id_field),
+            repair=args.repair,
+            workers=workers,
+            progress=args.progress,
+            input_format=args.input_format,
+            output_format_=args.output_format,
+            resume=args.resume,
+            part_size=args.part_size,
+            notify=lambda msg: print(f"{PROG}: {msg}", file=sys.stderr),
+        )
+    except (InputError, OutputError, ResumeError) as exc:
+        raise UsageError("; ".join([str(exc), *getattr(exc, "__notes__", [])])) from None
     print(stats.summary(), file=sys.stderr)
     return EXIT_OK
 
@@ -162,6 +169,7 @@ def _forward(module: str) -> Callable[[list[str]], int]:
 FORWARDED: dict[str, tuple[str, str]] = {
     "train": ("training.train", "train a model (arguments go to python -m training.train)"),
     "evaluate": ("training.evaluate", "evaluate a model (arguments go to training.evaluate)"),
+    "spark": ("cleaner.spark", "clean JSONL/Parquet/WARC with PySpark into Parquet (extra: spark)"),
 }
 
 
@@ -196,15 +204,65 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_clean)
 
     p = sub.add_parser(
-        "batch", parents=[model, repair], help="clean a JSONL(.gz) file of pages into JSONL(.gz)"
+        "batch",
+        parents=[model, repair],
+        help="clean JSONL, WARC or WET files of pages into JSONL(.gz) or Parquet",
+        description="Clean every record of IN... into OUT: one output record per input record "
+        "(JSONL line, HTML response of a WARC, conversion record of a WET), in input order.",
     )
-    p.add_argument("input", metavar="IN", help="JSONL input, .gz for gzip, - for stdin")
-    p.add_argument("output", metavar="OUT", help="JSONL output, .gz for gzip, - for stdout")
+    p.add_argument(
+        "inputs",
+        nargs="+",
+        metavar="IN",
+        help="files, folders, globs (quoted) or - for stdin; JSONL(.gz), WARC(.gz), WET(.gz)",
+    )
+    p.add_argument(
+        "output", metavar="OUT", help="OUT.jsonl, OUT.jsonl.gz, OUT.parquet, or - for stdout"
+    )
+    p.add_argument(
+        "--input-format",
+        choices=("jsonl", "warc", "wet"),
+        default=None,
+        help="skip sniffing (by extension, then content) and read every input as this",
+    )
+    p.add_argument(
+        "--output-format",
+        choices=("jsonl", "parquet"),
+        default=None,
+        help="default: from OUT's name",
+    )
     p.add_argument("--text-field", default="text", metavar="NAME")
     p.add_argument("--html-field", default="html", metavar="NAME")
     p.add_argument("--id-field", default="id", metavar="NAME")
-    p.add_argument("--workers", type=int, default=1, metavar="N", help="worker processes")
-    p.set_defaults(func=cmd_batch)
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        metavar="N",
+        help="worker processes, each loading the model once (default: all cores)",
+    )
+    p.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue an interrupted run from its committed parts in OUT.partial/",
+    )
+    p.add_argument(
+        "--part-size",
+        type=int,
+        default=1024,
+        metavar="N",
+        help="records per committed part: what a crash can cost (default: 1024)",
+    )
+    bar = p.add_mutually_exclusive_group()
+    bar.add_argument(
+        "--progress",
+        dest="progress",
+        action="store_const",
+        const=True,
+        help="show the progress bar even when stderr is not a terminal",
+    )
+    bar.add_argument("--no-progress", dest="progress", action="store_const", const=False)
+    p.set_defaults(func=cmd_batch, progress=None)
 
     p = sub.add_parser("serve", parents=[model], help="run the HTTP service (development server)")
     p.add_argument("--host", default="127.0.0.1")
@@ -216,8 +274,10 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _fail(message: str, status: int) -> int:
-    print(f"{PROG}: error: {message}", file=sys.stderr)
+def _fail(message: str, status: int, exc: BaseException | None = None) -> int:
+    """One line on stderr; exception notes (e.g. how to resume) go on the same line."""
+    notes = getattr(exc, "__notes__", None) or []
+    print(f"{PROG}: error: {'; '.join([message, *notes])}", file=sys.stderr)
     return status
 
 
@@ -234,8 +294,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _fail(str(exc), EXIT_USAGE)
     except INPUT_ERRORS as exc:
         return _fail(str(exc) or exc.code, EXIT_USAGE)
-    except KeyboardInterrupt:
-        return _fail("interrupted", EXIT_INTERRUPTED)
+    except KeyboardInterrupt as exc:
+        return _fail("interrupted", EXIT_INTERRUPTED, exc)
     except BrokenPipeError:
         # The reader went away (`cleaner clean page | head`): not an error worth a message.
         devnull = os.open(os.devnull, os.O_WRONLY)
@@ -247,8 +307,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if debug:
             raise
         if isinstance(exc, CleanerError):
-            return _fail(str(exc) or exc.code, EXIT_FAILURE)
+            return _fail(str(exc) or exc.code, EXIT_FAILURE, exc)
         if isinstance(exc, OSError):
             where = f"{exc.filename}: " if exc.filename else ""
-            return _fail(f"{where}{exc.strerror or exc}", EXIT_FAILURE)
-        return _fail(f"internal error: {type(exc).__name__}: {exc}", EXIT_FAILURE)
+            return _fail(f"{where}{exc.strerror or exc}", EXIT_FAILURE, exc)
+        return _fail(f"internal error: {type(exc).__name__}: {exc}", EXIT_FAILURE, exc)

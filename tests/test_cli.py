@@ -227,7 +227,8 @@ def check_mixed(records: list[dict[str, Any]]) -> None:
             assert rec["clean_text"] is None
             assert rec["error"]["message"]
     assert records[0]["source"] == "crawl-1"  # input fields are carried through
-    assert ARTICLE in records[0]["clean_text"]
+    # Every unit is audited whatever its label (labels are the model's call, not the test's).
+    assert ARTICLE in [ln["text"] for ln in records[0]["lines"]]
     assert records[1]["raw"] == MIXED[1]  # the malformed line is kept verbatim
     assert records[6]["raw"] == MIXED[6]
 
@@ -270,7 +271,7 @@ def test_batch_custom_fields(tmp_path: Path) -> None:
     assert main([*argv, "--id-field", "doc"]) == 0
     out = read_jsonl(dst)
     assert [r["doc"] for r in out] == [1, 2]
-    assert out[0]["error"] is None and ARTICLE in out[0]["clean_text"]
+    assert out[0]["error"] is None and ARTICLE in [ln["text"] for ln in out[0]["lines"]]
 
 
 def test_batch_workers_match_serial(tmp_path: Path) -> None:
@@ -358,7 +359,7 @@ def test_cli_interrupt_exit_status(
     write_jsonl(src, [json.dumps({"id": i, "text": PAGE}) for i in range(10)])
     exploding = Exploding(real_cleaner, 3, KeyboardInterrupt())
     monkeypatch.setattr(batch_mod, "load_cleaner", lambda path=None: exploding)
-    assert main(["batch", str(src), str(dst)]) == 130
+    assert main(["batch", str(src), str(dst), "--workers", "1"]) == 130  # in-process
     assert_one_line_error(capsys.readouterr().err)
     assert not dst.exists()
 
