@@ -25,6 +25,7 @@ from cleaner.units import LABELS, Page, Unit
 # the article is worse than keeping a footer line. A trained model carries its own floor, tuned
 # on wcxb/dev validation pages; this is the default for models that do not.
 CONTENT_FLOOR = 0.3
+FIELD_SPAM_FLOOR = 0.05  # a content line with this much P(spam) has its fields judged
 
 
 class Cleaner:
@@ -77,7 +78,7 @@ class Cleaner:
         units = page.units
         proba = self.predict_proba(units)
         labels = decide(proba, self.content_floor)
-        fields = self.judge_fields(units, labels)
+        fields = self.judge_fields(units, labels, proba)
         lines = repair_units(units, labels, proba, fields, self._spans, self._score_text,
                              apply=repair)
         return assemble(page, lines, self.version)
@@ -90,12 +91,17 @@ class Cleaner:
         """Probabilities of `LABELS` for each unit of one page."""
         return self.pipeline.predict_proba(PageBatch([units]))
 
-    def judge_fields(self, units: list[Unit], labels: list[str]) -> dict[int, list[Field]]:
+    def judge_fields(self, units: list[Unit], labels: list[str],
+                     proba: np.ndarray) -> dict[int, list[Field]]:
         """Fields of the separated lines that are not plain boilerplate, each labelled in
         place: the page is labelled again with those lines replaced by their fields."""
         split: dict[int, list[tuple[int, int]]] = {}
+        spam = LABELS.index("spam")
         for i, (u, label) in enumerate(zip(units, labels)):
-            if label != "boilerplate":
+            # Spam lines, and content lines with some spam in them: a separated line that is
+            # plainly content (a table row, a citation) or plainly boilerplate (a breadcrumb)
+            # is not worth a second look.
+            if label == "spam" or (label == "content" and proba[i, spam] >= FIELD_SPAM_FLOOR):
                 f = split_fields(u.text)
                 if f:
                     split[i] = f
@@ -109,16 +115,21 @@ class Cleaner:
                 expanded.extend(field_units(u, split[i]))
             else:
                 expanded.append(u)
-        proba = self.predict_proba(expanded)
+        rows = np.array([at + k for i, at in where.items() for k in range(len(split[i]))])
+        X = self._features.transform(PageBatch([expanded]))
+        proba = self._model.predict_proba(X, rows=rows)
         field_labels = decide(proba, self.content_floor)
         out: dict[int, list[Field]] = {}
-        for i, at in where.items():
-            out[i] = [
-                Field(a, b, units[i].text[a:b], field_labels[at + k],
-                      {name: round(float(v), 4) for name, v in zip(LABELS, proba[at + k])},
-                      date_role(units[i].text[a:b]))
-                for k, (a, b) in enumerate(split[i])
-            ]
+        pos = 0
+        for i in where:
+            out[i] = []
+            for a, b in split[i]:
+                out[i].append(Field(
+                    a, b, units[i].text[a:b], field_labels[pos],
+                    {name: round(float(v), 4) for name, v in zip(LABELS, proba[pos])},
+                    date_role(units[i].text[a:b]),
+                ))
+                pos += 1
         return out
 
     def _score_text(self, texts: list[str]) -> np.ndarray:

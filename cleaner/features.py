@@ -415,7 +415,20 @@ _TAG_ROWS: dict[tuple[str, int], tuple[float, ...]] = {}
 
 
 def _markup_row(tag: str, heading: int, attrs: str) -> tuple[float, ...]:
-    """Tag one-hot and class/id group flags of one unit."""
+    """Tag one-hot and class/id group flags of one unit (memoised: pages repeat them)."""
+    key = (tag, heading, attrs)
+    row = _MARKUP_ROWS.get(key)
+    if row is None:
+        if len(_MARKUP_ROWS) > 50_000:
+            _MARKUP_ROWS.clear()
+        row = _MARKUP_ROWS[key] = _compute_markup_row(tag, heading, attrs)
+    return row
+
+
+_MARKUP_ROWS: dict[tuple[str, int, str], tuple[float, ...]] = {}
+
+
+def _compute_markup_row(tag: str, heading: int, attrs: str) -> tuple[float, ...]:
     onehot = _TAG_ROWS.get((tag, heading))
     if onehot is None:
         t = "h" if heading or tag in ("h1", "h2", "h3", "h4", "h5", "h6") else tag

@@ -8,6 +8,11 @@ then decides from page-relative features (script, fit with the page, position, m
 with the linear model's opinion of the unit and of its neighbours. The linear opinions it trains
 on are out-of-fold, with folds that can be made vocabulary-disjoint (`groups`), so it learns how
 far to trust vocabulary on text it has not seen.
+
+A third, small tree stage revises each unit with its neighbours' second-stage opinions
+(jusText's "revise with context", learned): a doubtful long line between two confident footer
+lines is a footer, a doubtful short line between two paragraphs is part of the article. Its
+training opinions are out-of-fold too.
 """
 
 from __future__ import annotations
@@ -26,20 +31,27 @@ from sklearn.linear_model import SGDClassifier
 from sklearn.pipeline import Pipeline
 
 from cleaner.errors import ModelError
-from cleaner.features import FeatureMatrix, UnitFeatures, ngram_matrix
-from cleaner.spans import SpanDetector
+from cleaner.features import FEATURE_NAMES, FeatureMatrix, UnitFeatures, ngram_matrix
+from cleaner.spans import SpanDetector, linear_proba
 from cleaner.units import LABELS
 
 MODEL_DIR = Path(__file__).parent / "models"
 DEFAULT_MODEL = MODEL_DIR / "default.joblib"
 CONTEXT_OFFSETS = (-2, -1, 1, 2)
 CONTEXT_WINDOWS = (3, 10, 30)
+REVISION_OFFSETS = (-3, -2, -1, 1, 2, 3)
+_REVISION_FEATURES = [
+    FEATURE_NAMES.index(n) for n in ("log_chars", "rel_pos", "content_before", "content_after",
+                                     "is_html", "heading", "link_density", "sentence_end",
+                                     "separators", "script_match", "word_cos")
+]
 
 
-def _context(proba: np.ndarray, page_starts: np.ndarray) -> np.ndarray:
-    """Each unit's text-stage probabilities beside those of its neighbours on the same page."""
+def _context(proba: np.ndarray, page_starts: np.ndarray,
+             offsets: tuple[int, ...] = CONTEXT_OFFSETS) -> np.ndarray:
+    """Each unit's probabilities beside those of its neighbours on the same page."""
     cols = [proba]
-    for off in CONTEXT_OFFSETS:
+    for off in offsets:
         shifted = np.full_like(proba, -1.0)
         for a, b in zip(page_starts[:-1], page_starts[1:]):
             n = b - a
@@ -81,7 +93,10 @@ class StackedUnitClassifier(ClassifierMixin, BaseEstimator):
         max_iter: int = 300,
         learning_rate: float = 0.1,
         max_leaf_nodes: int = 31,
+        min_samples_leaf: int = 100,
+        l2_regularization: float = 1.0,
         class_weight: dict[str, float] | None = None,
+        revise_iter: int = 60,
         random_state: int = 0,
     ) -> None:
         self.n_folds = n_folds
@@ -89,7 +104,10 @@ class StackedUnitClassifier(ClassifierMixin, BaseEstimator):
         self.max_iter = max_iter
         self.learning_rate = learning_rate
         self.max_leaf_nodes = max_leaf_nodes
+        self.min_samples_leaf = min_samples_leaf
+        self.l2_regularization = l2_regularization
         self.class_weight = class_weight
+        self.revise_iter = revise_iter
         self.random_state = random_state
 
     def _text_model(self) -> SGDClassifier:
@@ -123,12 +141,36 @@ class StackedUnitClassifier(ClassifierMixin, BaseEstimator):
         weights = np.ones(len(y)) if sample_weight is None else np.asarray(sample_weight, float)
         if self.class_weight:
             weights = weights * np.array([self.class_weight.get(label, 1.0) for label in y])
-        self.context_model_ = HistGradientBoostingClassifier(
-            max_iter=self.max_iter, learning_rate=self.learning_rate,
-            max_leaf_nodes=self.max_leaf_nodes, random_state=self.random_state,
-            early_stopping=False,
-        ).fit(self._stack(X, oof), y, sample_weight=weights)
+        stacked = self._stack(X, oof)
+        self.context_model_ = self._context_model().fit(stacked, y, sample_weight=weights)
+        if self.revise_iter:
+            oof2 = np.zeros_like(oof)
+            for fold in np.unique(groups):
+                train, test = groups != fold, groups == fold
+                model = self._context_model().fit(stacked[train], y[train],
+                                                  sample_weight=weights[train])
+                oof2[np.ix_(test, self._columns(model))] = model.predict_proba(stacked[test])
+            self.revise_model_ = HistGradientBoostingClassifier(
+                max_iter=self.revise_iter, learning_rate=0.1, max_leaf_nodes=15,
+                min_samples_leaf=200, l2_regularization=1.0, random_state=self.random_state,
+                early_stopping=False,
+            ).fit(self._revision(X, oof2), y, sample_weight=weights)
         return self
+
+    def _context_model(self) -> HistGradientBoostingClassifier:
+        return HistGradientBoostingClassifier(
+            max_iter=self.max_iter, learning_rate=self.learning_rate,
+            max_leaf_nodes=self.max_leaf_nodes, min_samples_leaf=self.min_samples_leaf,
+            l2_regularization=self.l2_regularization, random_state=self.random_state,
+            early_stopping=False,
+        )
+
+    def _revision(self, X: FeatureMatrix, proba: np.ndarray) -> np.ndarray:
+        """Third-stage rows: the unit's and its neighbours' second-stage opinions, and the
+        few unit features that say how much a neighbour should count."""
+        own = X.dense[:, _REVISION_FEATURES]
+        return np.hstack([own, _context(proba, X.page_starts, offsets=REVISION_OFFSETS)]
+                         ).astype(np.float32)
 
     def _columns(self, model: SGDClassifier) -> list[int]:
         return [int(np.flatnonzero(self.classes_ == c)[0]) for c in model.classes_]
@@ -148,21 +190,34 @@ class StackedUnitClassifier(ClassifierMixin, BaseEstimator):
         proba = np.zeros((len(texts), len(self.classes_)))
         if texts:
             m = ngram_matrix(texts, features.char_buckets, features.word_buckets)
-            proba[:, self._columns(self.text_model_)] = self.text_model_.predict_proba(m)
+            proba[:, self._columns(self.text_model_)] = linear_proba(self.text_model_, m)
         return proba
 
     def text_proba(self, X: FeatureMatrix) -> np.ndarray:
         proba = np.zeros((X.sparse.shape[0], len(self.classes_)))
         if X.sparse.shape[0]:
-            proba[:, self._columns(self.text_model_)] = self.text_model_.predict_proba(X.sparse)
+            proba[:, self._columns(self.text_model_)] = linear_proba(self.text_model_, X.sparse)
         return proba
 
-    def predict_proba(self, X: FeatureMatrix) -> np.ndarray:
+    def predict_proba(self, X: FeatureMatrix, rows: np.ndarray | None = None) -> np.ndarray:
+        """Probabilities of every unit, or only of `rows` (their context still comes from the
+        whole page: judging the fields of one line needs the trees for those fields only)."""
         if X.dense.shape[0] == 0:
             return np.zeros((0, len(self.classes_)))
-        proba = self.context_model_.predict_proba(self._stack(X, self.text_proba(X)))
+        stacked = self._stack(X, self.text_proba(X))
+        revise = getattr(self, "revise_model_", None)
+        if rows is not None and revise is None:
+            stacked = stacked[rows]
+        proba = self.context_model_.predict_proba(stacked)
         out = np.zeros((proba.shape[0], len(self.classes_)))
         out[:, self._columns(self.context_model_)] = proba
+        if revise is not None:
+            # The revision needs every unit's second-stage opinion, then only `rows`.
+            revised = self._revision(X, out)
+            if rows is not None:
+                revised = revised[rows]
+            out = np.zeros((revised.shape[0], len(self.classes_)))
+            out[:, self._columns(revise)] = revise.predict_proba(revised)
         return out
 
     def predict(self, X: FeatureMatrix) -> np.ndarray:

@@ -39,8 +39,7 @@ def repair_units(
     labels = list(labels)
     field_spans: dict[int, list[Span]] = {}
     for i, fs in fields.items():
-        kinds = {f.label for f in fs}
-        if "content" in kinds and "spam" in kinds:
+        if any(f.label == "spam" for f in fs) and any(_real_field(f) for f in fs):
             labels[i] = "content"
             field_spans[i] = _field_cuts(units[i].text, fs)
     content = [i for i, lab in enumerate(labels) if lab == "content"]
@@ -86,12 +85,21 @@ def _is_real_text(text: str, spans: Sequence[Span],
     return float(text_scorer([rest])[0, LABELS.index("content")]) >= RESCUE_MIN_CONTENT
 
 
+FIELD_MIN_CHARS = 20  # a field that can carry a line by itself: a headline, not a keyword
+FIELD_MIN_CONTENT = 0.5
+
+
+def _real_field(f: Field) -> bool:
+    return (f.label == "content" and len(f.text.strip()) >= FIELD_MIN_CHARS
+            and f.probabilities.get("content", 0.0) >= FIELD_MIN_CONTENT)
+
+
 def _field_cuts(text: str, fs: Sequence[Field]) -> list[Span]:
     """Spans removing the non-content fields of a line, each with the separator that joined
     it to the field before (or after, for a leading field)."""
     cuts = []
     for k, f in enumerate(fs):
-        if f.label == "content":
+        if _real_field(f):
             continue
         start = fs[k - 1].end if k > 0 else f.start
         end = f.end if k > 0 else (fs[1].start if len(fs) > 1 else f.end)

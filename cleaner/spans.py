@@ -27,6 +27,7 @@ detection a small share of cleaning a page.
 from __future__ import annotations
 
 import re
+import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -293,20 +294,33 @@ def candidates(scan: Scan, token_score: np.ndarray, threshold: float) -> Candida
                     if y > x:
                         add(u, x, y, KIND_RUN, a, b)
             _join_candidates(scan, u, a, b, base, add)
-    # Sentences at either end of a unit with more than one sentence (promos appended to a
-    # paragraph or put before it), when they hold a hot token.
+    # Promos appended to a line or put before it: the last or first one to three sentences,
+    # and, for lines that do not end in a stop (headings, list items), the tail from a
+    # capitalised word shortly before the hot tokens (or the head up to one after them).
     hot_units = set(w.unit[hot].tolist()) if n else set()
     for u, t in enumerate(scan.texts):
-        if len(t) < 40 or u not in hot_units:
-            continue
-        sents = sentences(t)
-        if len(sents) < 2:
+        if len(t) < 25 or u not in hot_units:
             continue
         base = int(scan.text.start[u])
-        hot_pos = w.first[hot & (w.unit == u)] - base
-        for a, b in (sents[0], sents[-1]):
-            if ((hot_pos >= a) & (hot_pos < b)).any():
-                add(u, a, b, KIND_SENTENCE, -1, -1)
+        in_unit = np.flatnonzero(w.unit == u)
+        hot_tok = in_unit[hot[in_unit]]
+        hot_pos = w.first[hot_tok] - base
+        sents = sentences(t)
+        for k in range(1, min(3, len(sents) - 1) + 1):
+            for a, b in ((sents[-k][0], sents[-1][1]), (sents[0][0], sents[k - 1][1])):
+                if ((hot_pos >= a) & (hot_pos < b)).any():
+                    add(u, a, b, KIND_SENTENCE, -1, -1)
+        first_hot, last_hot = int(hot_tok[0]), int(hot_tok[-1])
+        lo_tok, hi_tok = int(in_unit[0]), int(in_unit[-1])
+        for t0 in range(max(lo_tok + 1, first_hot - TAIL_LOOKBACK), first_hot + 1):
+            a = int(w.first[t0]) - base
+            if t[a].isupper() or not t[a].isalpha():
+                add(u, a, len(t.rstrip()), KIND_SENTENCE, -1, -1)
+        for t1 in range(last_hot, min(hi_tok - 1, last_hot + TAIL_LOOKBACK) + 1):
+            nxt = int(w.first[t1 + 1]) - base
+            if t[nxt].isupper():
+                add(u, 0, int(w.last[t1]) - base + _trailing_stop(t, int(w.last[t1]) - base),
+                    KIND_SENTENCE, -1, -1)
     if not units:
         z = np.zeros(0, dtype=np.int64)
         return Candidates(z, z, z, z, z, z, z)
@@ -314,6 +328,16 @@ def candidates(scan: Scan, token_score: np.ndarray, threshold: float) -> Candida
     # The same offsets may come from several runs; keep one.
     key = np.unique(np.stack(arr[:3]).T, axis=0, return_index=True)[1]
     return Candidates(*(x[np.sort(key)] for x in arr))
+
+
+_SENTENCE_PUNCT = re.compile(r"[,;:.!?—–()\[\]]")
+TAIL_LOOKBACK = 10  # tokens before the first hot token where a glued promo may begin
+
+
+def _trailing_stop(text: str, pos: int) -> int:
+    """Length of the stop (and closing quote) right after `pos`: a prepended promo's end."""
+    m = re.compile(r"[.!?。！？]+[\"'”’]?").match(text, pos)
+    return m.end() - pos if m else 0
 
 
 _SENTENCE_END = re.compile(r"[.!?…]+[\"'”’)\]]*(?=\s|$)|[。！？]+[”’」』)]*")
@@ -363,12 +387,14 @@ def _cuts(scan: Scan, t: int, base: int) -> list[int]:
         x, y = tok[k - 1], tok[k]
         if (x.islower() and y.isupper()) or (x.isalpha() != y.isalpha()):
             out.append(a + k)
-    if scan.df_other[t] == 0 and len(tok) >= 5:
+    if scan.df_other[t] == 0 and len(tok) >= 7:
+        # A glued word: one side a word the page uses, the other (at least four letters)
+        # unknown to it.
         low = tok.lower()
         for k in range(2, len(tok) - 1):
             head, tail = low[:k], low[k:]
-            if (scan.word_df(head) and not scan.word_df(tail)) or (
-                len(tail) >= 2 and scan.word_df(tail) and not scan.word_df(head)
+            if (len(tail) >= 4 and scan.word_df(head) and not scan.word_df(tail)) or (
+                len(head) >= 4 and scan.word_df(tail) and not scan.word_df(head)
             ):
                 out.append(a + k)
     return out
@@ -386,11 +412,14 @@ def _join_candidates(scan: Scan, u: int, a: int, b: int, base: int, add) -> None
     elsewhere: `Chan|8k8 withdrawal|g'e` -> `Chang'e`. The shortest such cut wins."""
     w = scan.words
     text = scan.texts[u]
+    if scan.df_other[a] != 0:
+        return  # a word the page uses elsewhere is not half of a splice
     left = (int(w.first[a]) - base, int(w.last[a]) - base)
     word_start = text.rfind(" ", 0, left[0] + 1) + 1
-    ends = {int(w.last[b - 1]) - base}
-    if b < len(w) and int(w.unit[b]) == u:
-        ends.add(int(w.last[b]) - base)
+    ends = set()
+    for t in (b - 1, b):
+        if t < len(w) and int(w.unit[t]) == u and scan.df_other[t] == 0:
+            ends.add(int(w.last[t]) - base)
     best: tuple[int, int, int] | None = None
     for token_end in sorted(ends):
         # The fused word's tail may run past the token (apostrophes, hyphens): take the
@@ -409,6 +438,8 @@ def _join_candidates(scan: Scan, u: int, a: int, b: int, base: int, add) -> None
                 core = _bare(head + text[cut_b:right_end])
                 if len(core) < MIN_FUSED_CHARS or " " in core:
                     continue
+                if _SENTENCE_PUNCT.search(text, cut_a, cut_b):
+                    continue  # a splice is a keyword, not a stretch across clauses
                 df = scan.word_df(core)
                 if df >= 1:
                     best = (cut_a, cut_b, df)
@@ -466,8 +497,6 @@ def span_features(scan: Scan, cands: Candidates, token_score: np.ndarray,
         out[ok] = values[idx[ok]]
         return out
     seg_texts = [texts[u][a:b] for u, a, b in zip(cands.unit, cands.start, cands.end)]
-    rest_texts = [texts[u][:a] + " " + texts[u][b:] for u, a, b in
-                  zip(cands.unit, cands.start, cands.end)]
     def ch(u: int, k: int) -> str:
         t = texts[u]
         return t[k] if 0 <= k < len(t) else " "
@@ -478,12 +507,21 @@ def span_features(scan: Scan, cands: Candidates, token_score: np.ndarray,
                           for u, a in zip(cands.unit, cands.start)])
     in_word_r = np.array([float(ch(u, b - 1).isalnum() and ch(u, b).isalnum())
                           for u, b in zip(cands.unit, cands.end)])
-    span_spam = rest_spam = span_content = np.zeros(m)
+    span_spam = unit_spam = span_content = unit_content = np.zeros(m)
     if text_scorer is not None:
+        # The text model on each candidate, and once on each unit that has candidates (what
+        # a real line looks like to it, against what the stretch looks like).
         ps = text_scorer(seg_texts)
-        pr = text_scorer(rest_texts)
-        span_spam, span_content, rest_spam = ps[:, 2], ps[:, 0], pr[:, 2]
+        units_with = np.unique(cands.unit)
+        pu = np.zeros((len(texts), 3))
+        pu[units_with] = text_scorer([texts[u] for u in units_with])
+        span_spam, span_content = ps[:, 2], ps[:, 0]
+        unit_spam, unit_content = pu[cands.unit, 2], pu[cands.unit, 0]
     has_url = np.array([float(bool(_URLISH.search(s))) for s in seg_texts])
+    enclosed = np.array([float(ch(u, a - 1) in _OPENERS or ch(u, b) in _CLOSERS
+                               or (a >= 2 and ch(u, a - 2) in _OPENERS and ch(u, a - 1) == " "))
+                         for u, a, b in zip(cands.unit, cands.start, cands.end)])
+    title_case = np.array([_title_share(x) for x in seg_texts])
     length = (cands.end - cands.start).astype(np.float64)
     foreign = (c_foreign[t1] - c_foreign[t0]) / safe if n_tok else np.zeros(m)
     caps = (c_caps[t1] - c_caps[t0]) / safe if n_tok else np.zeros(m)
@@ -494,18 +532,70 @@ def span_features(scan: Scan, cands: Candidates, token_score: np.ndarray,
         (c_oov[t1] - c_oov[t0]) / safe if n_tok else np.zeros(m),
         (c_mixed[t1] - c_mixed[t0]) / safe if n_tok else np.zeros(m), foreign, caps,
         nb(token_score, left_i), nb(token_score, right_i), nb(oov, left_i), nb(oov, right_i),
-        glued_l, glued_r, in_word_l, in_word_r, span_spam, rest_spam, span_content,
-        np.log1p(unit_len), has_url,
+        glued_l, glued_r, in_word_l, in_word_r, span_spam, unit_spam, span_content,
+        unit_content, np.log1p(unit_len), has_url, enclosed, title_case,
     ]).astype(np.float64)
+
+
+_OPENERS = frozenset("([{\"'“‘«「『（【")
+_CLOSERS = frozenset(")]}\"'”’»」』）】")
+
+
+def _title_share(text: str) -> float:
+    """Share of the words that start with a capital: names are rarely spam, keywords are
+    lower-case or brand-shaped."""
+    words = [x for x in text.split() if x[:1].isalpha()]
+    return sum(x[0].isupper() and x[1:2].islower() for x in words) / len(words) if words else 0.0
 
 
 _URLISH = re.compile(r"https?://|www\.|(?<=[A-Za-z0-9])\.(?:[a-z]{2,6})\b")
 
 
-class SpanDetector(ClassifierMixin, BaseEstimator):
-    """Token scorer (linear) and candidate scorer (boosted trees) for spliced spam spans."""
+TOKEN_TREES = 60
+_ODD_COLUMNS = [TOKEN_FEATURES.index(n) for n in
+                ("oov", "mixed", "digits_only", "caps_inside", "foreign", "glued_left",
+                 "glued_right")]
 
-    def __init__(self, token_threshold: float = 0.15, threshold: float = 0.5,
+
+# Transposed weights per fitted model, kept beside (not inside) the model so they are never
+# pickled into an artifact.
+_COEF_T: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def linear_proba(model: SGDClassifier, X: sp.csr_matrix) -> np.ndarray:
+    """`model.predict_proba(X)` for a log-loss SGDClassifier without scikit-learn's
+    per-call validation, which costs more than the product on the few rows of one page."""
+    coef_t = _COEF_T.get(model)
+    if coef_t is None:
+        coef_t = np.ascontiguousarray(model.coef_.T, dtype=np.float32)
+        _COEF_T[model] = coef_t
+    scores = np.asarray(X @ coef_t) + model.intercept_
+    if scores.shape[1] == 1:
+        p = 1.0 / (1.0 + np.exp(-scores[:, 0]))
+        return np.column_stack([1.0 - p, p])
+    prob = 1.0 / (1.0 + np.exp(-scores))
+    prob /= prob.sum(axis=1, keepdims=True)
+    return prob
+
+
+def _with_ngrams(dense: np.ndarray, ngram: np.ndarray, token_unit: np.ndarray) -> np.ndarray:
+    """Dense token features with the n-gram opinion of the token and of its two neighbours
+    (-1 where the neighbour is in another unit)."""
+    n = len(ngram)
+    prev = np.full(n, -1.0)
+    nxt = np.full(n, -1.0)
+    if n > 1:
+        same = token_unit[1:] == token_unit[:-1]
+        prev[1:] = np.where(same, ngram[:-1], -1.0)
+        nxt[:-1] = np.where(same, ngram[1:], -1.0)
+    return np.column_stack([dense, ngram, prev, nxt]).astype(np.float32)
+
+
+class SpanDetector(ClassifierMixin, BaseEstimator):
+    """Token scorer (n-grams stacked under small trees) and candidate scorer (boosted trees)
+    for spliced spam spans."""
+
+    def __init__(self, token_threshold: float = 0.05, threshold: float = 0.5,
                  max_iter: int = 150, random_state: int = 0) -> None:
         self.token_threshold = token_threshold
         self.threshold = threshold
@@ -513,14 +603,32 @@ class SpanDetector(ClassifierMixin, BaseEstimator):
         self.random_state = random_state
 
     # -- training ------------------------------------------------------------------------------
-    def fit_tokens(self, dense: np.ndarray, sparse: sp.csr_matrix, y: np.ndarray) -> SpanDetector:
-        X = sp.hstack([sp.csr_matrix(dense.astype(np.float32)), sparse], format="csr")
-        self.token_model_ = SGDClassifier(
-            loss="log_loss", alpha=1e-6, max_iter=20, tol=None, class_weight={0: 1.0, 1: 5.0},
-            random_state=self.random_state,
-        ).fit(X, y)
-        self.token_model_.coef_ = self.token_model_.coef_.astype(np.float32)
+    def fit_tokens(self, dense: np.ndarray, sparse: sp.csr_matrix, token_unit: np.ndarray,
+                   y: np.ndarray, groups: np.ndarray) -> SpanDetector:
+        """Fit the token scorer: a linear model over the tokens' hashed n-grams (vocabulary of
+        spam topics), whose out-of-fold opinions of each token and its neighbours join the
+        dense features in small boosted trees (the signals combine: a script foreign to the
+        unit only means spam when glued to a word, an unknown word only when odd-shaped).
+        `groups` are vocabulary-disjoint folds, so the trees learn how far to trust the
+        n-grams on unseen spam words."""
+        oof = np.zeros(len(y))
+        for g in np.unique(groups):
+            train = groups != g
+            if not train.any() or len(np.unique(y[train])) < 2:
+                continue
+            oof[groups == g] = self._ngram_model().fit(sparse[train], y[train]).predict_proba(
+                sparse[groups == g])[:, 1]
+        self.ngram_model_ = self._ngram_model().fit(sparse, y)
+        self.ngram_model_.coef_ = self.ngram_model_.coef_.astype(np.float32)
+        self.token_model_ = HistGradientBoostingClassifier(
+            max_iter=TOKEN_TREES, learning_rate=0.2, max_leaf_nodes=15, min_samples_leaf=50,
+            l2_regularization=1.0, random_state=self.random_state, early_stopping=False,
+        ).fit(_with_ngrams(dense, oof, token_unit), y)
         return self
+
+    def _ngram_model(self) -> SGDClassifier:
+        return SGDClassifier(loss="log_loss", alpha=1e-5, max_iter=10, tol=None,
+                             random_state=self.random_state)
 
     def fit(self, X: np.ndarray, y: np.ndarray) -> SpanDetector:
         """Fit the candidate scorer on span features (after `fit_tokens`)."""
@@ -532,11 +640,19 @@ class SpanDetector(ClassifierMixin, BaseEstimator):
         return self
 
     # -- inference -----------------------------------------------------------------------------
-    def token_scores(self, dense: np.ndarray, sparse: sp.csr_matrix) -> np.ndarray:
+    def token_scores(self, dense: np.ndarray, sparse: sp.csr_matrix,
+                     token_unit: np.ndarray) -> np.ndarray:
         if dense.shape[0] == 0:
             return np.zeros(0)
-        X = sp.hstack([sp.csr_matrix(dense.astype(np.float32)), sparse], format="csr")
-        return self.token_model_.predict_proba(X)[:, 1]
+        ngram = linear_proba(self.ngram_model_, sparse)[:, 1]
+        rows = _with_ngrams(dense, ngram, token_unit)
+        # Only tokens with something odd about them go to the trees; the others cannot start
+        # a candidate (a known, plain, lower-case word with a clean n-gram opinion).
+        odd = ((dense[:, _ODD_COLUMNS] > 0).any(axis=1)) | (ngram >= 0.02)
+        out = np.zeros(len(ngram))
+        if odd.any():
+            out[odd] = self.token_model_.predict_proba(rows[odd])[:, 1]
+        return out
 
     def predict_proba(self, X: np.ndarray) -> np.ndarray:
         if X.shape[0] == 0:
@@ -549,7 +665,7 @@ class SpanDetector(ClassifierMixin, BaseEstimator):
         """Every candidate span of `texts` with its probability of being spliced spam."""
         scan = Scan.of(texts, context, sources)
         dense, sparse = token_features(scan)
-        token_score = self.token_scores(dense, sparse)
+        token_score = self.token_scores(dense, sparse, scan.words.unit)
         cands = candidates(scan, token_score, self.token_threshold)
         if not len(cands):
             return cands, np.zeros(0)

@@ -14,7 +14,9 @@ def texts(line: str) -> list[str]:
 
 
 def test_fields_of_a_byline() -> None:
-    assert texts(BYLINE) == ["孩子抑郁了,家长怎么办才好?", "8k8 withdrawal", "Updated: 2024-07-20 13:57:56"]
+    assert texts(BYLINE) == [
+        "孩子抑郁了,家长怎么办才好?", "8k8 withdrawal", "Updated: 2024-07-20 13:57:56"
+    ]
     assert texts("Home ｜ News ｜ Sport") == ["Home", "News", "Sport"]
     assert texts("A headline · keyword · 9/23/2025 04:36") == ["A headline", "keyword",
                                                                 "9/23/2025 04:36"]

@@ -1170,6 +1170,43 @@ def _inj_link_farm(ctx: _Ctx) -> dict | None:
     return _unit_record(ctx, row, "link_farm", text, fams, "", f"{where}:{len(anchors)}")
 
 
+_NAME = re.compile(r"\b[A-Z][a-z]{2,12} [A-Z][a-z]{2,14}\b")
+
+
+def _inj_decoy_byline(ctx: _Ctx) -> dict | None:
+    """A *benign* separated line labelled boilerplate: the page's own short boilerplate, an
+    author-like name from the article and a dated byline label, joined like spam bylines are.
+    Without such lines the model would learn that `x | y | date` is spam; what makes a byline
+    spam is a field that does not belong, not the separators."""
+    rng = ctx.rng
+    short = [r.unit["text"].strip() for r in ctx.rows
+             if r.label == "boilerplate" and 2 <= len(r.unit["text"].strip()) <= 40
+             and "|" not in r.unit["text"]]
+    content = " ".join(r.unit["text"] for r in ctx.rows if r.label == "content")[:3000]
+    names = _NAME.findall(content)
+    pool: list[str] = rng.sample(short, min(len(short), 3))
+    if names:
+        pool.append(rng.choice(("By ", "", "Par ", "Von ", "Por ")) + rng.choice(names))
+    labels = [e for e in ctx.vocab.byline_labels if e.lang in (ctx.lang, "en")]
+    date = _make_date(rng, ctx.lang)
+    if labels and rng.random() < 0.7:
+        date = f"{rng.choice(labels).text} {date}"
+    pool.append(date)
+    if len(pool) < 2:
+        return None
+    fields = rng.sample(pool, rng.randint(2, min(4, len(pool))))
+    text = rng.choice(_SEPS).join(fields)
+    h = _headline_pos(ctx.rows)
+    where = rng.choices(("after_headline", "top", "bottom"), (5, 3, 2))[0]
+    n = len(ctx.rows)
+    pos = {"after_headline": 0 if h is None else h + 1, "top": rng.randint(0, min(2, n)),
+           "bottom": rng.randint(max(0, n - 2), n)}[where]
+    row = _Row(_new_unit(ctx, pos, text, "byline"), "boilerplate", [], None, touched=True)
+    ctx.rows.insert(pos, row)
+    return {"kind": "decoy_byline", "_row": row, "family": "", "families": [], "lang": ctx.lang,
+            "variant": where, "text": text}
+
+
 _INJECTORS: dict[str, Callable[[_Ctx], dict | None]] = {
     "splice_in_word": _inj_splice_in_word,
     "byline_replace": _inj_byline_replace,
@@ -1228,6 +1265,7 @@ def inject_page(
     n_injections: int | None = None,
     *,
     unrelated: Sequence[str | tuple[str, str]] | None = None,
+    decoy_rate: float = 0.0,
 ) -> dict:
     """Return a new record with spam injected; the input record is not modified.
 
@@ -1285,6 +1323,10 @@ def inject_page(
             if rec is not None:
                 new.append(rec)
                 break
+    if decoy_rate and rng.random() < decoy_rate:
+        rec = _inj_decoy_byline(ctx)
+        if rec is not None:
+            new.append(rec)
 
     _renumber(rows, ctx.kind)
     pos_of = {id(r): k for k, r in enumerate(rows)}
@@ -1321,6 +1363,7 @@ def inject_records(
     vocab: Vocabulary,
     rate: float = 0.7,
     reservoir_size: int = 2000,
+    decoy_rate: float = 0.0,
     **kw: object,
 ) -> Iterator[dict]:
     """Inject spam into a share `rate` of the records; others pass through unchanged.
@@ -1335,7 +1378,11 @@ def inject_records(
     for rec in records:
         page_rng = random.Random(rng.getrandbits(64))
         if rng.random() < rate:
-            yield inject_page(rec, page_rng, vocab, unrelated=reservoir, **kw)  # type: ignore[arg-type]
+            yield inject_page(rec, page_rng, vocab, unrelated=reservoir,  # type: ignore[arg-type]
+                              decoy_rate=decoy_rate, **kw)
+        elif decoy_rate and page_rng.random() < decoy_rate:
+            # Clean pages get benign decoys too, or a decoy would mean "this page has spam".
+            yield inject_page(rec, page_rng, vocab, n_injections=0, decoy_rate=1.0)
         else:
             yield rec
         title = _title_of(rec)

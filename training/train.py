@@ -36,6 +36,7 @@ from training.train_spans import fit_span_detector
 from training.tune import span_report, tune_content_floor, tune_span_threshold
 
 VALID_BUCKETS = 5  # one page source in five is held out for validation
+DECOY_RATE = 0.35  # pages that get a benign separated line (training.inject decoy_byline)
 SPLICED_WEIGHT = 1.0  # real lines with spam spliced in (weight relative to their class)
 
 
@@ -52,11 +53,15 @@ def is_validation(record: dict) -> bool:
 
 
 def split_vocabulary(vocab: Any, k: int) -> list[Any]:
-    """`k` vocabularies over disjoint families of `vocab` (by a stable hash of the family)."""
+    """`k` vocabularies over disjoint parts of `vocab`, by a stable hash of each entry's topic
+    (or language, or family)."""
     from training.inject import _Pool
 
     def part(pool: _Pool, i: int) -> _Pool:
-        entries = tuple(e for e in pool.entries if zlib.crc32(e.family.encode()) % k == i)
+        # Whole topics and languages go to one slice: spam in a fold is then of a topic or a
+        # language the other folds never show, which is what real spam will be.
+        entries = tuple(e for e in pool.entries
+                        if zlib.crc32((e.topic or e.lang or e.family).encode()) % k == i)
         return _Pool(entries) if entries else pool
 
     def names(items: tuple[str, ...], i: int) -> tuple[str, ...]:
@@ -97,7 +102,8 @@ def inject_folds(
     out: list[dict] = []
     folds: list[int] = []
     for i, recs in enumerate(by_fold):
-        for r in inject_records(recs, seed=seed + i, vocab=vocabs[i], rate=rate):
+        for r in inject_records(recs, seed=seed + i, vocab=vocabs[i], rate=rate,
+                                decoy_rate=DECOY_RATE):
             out.append(r)
             folds.append(i)
     return out, folds
@@ -110,7 +116,7 @@ def inject_validation(
     from training.inject import inject_records, load_vocabulary
 
     vocab = split_vocabulary(load_vocabulary(data_dir, holdout="train"), n_folds + 1)[n_folds]
-    return list(inject_records(records, seed=seed, vocab=vocab, rate=rate))
+    return list(inject_records(records, seed=seed, vocab=vocab, rate=rate, decoy_rate=DECOY_RATE))
 
 
 def to_xy(records: list[dict]) -> tuple[PageBatch, np.ndarray]:
@@ -139,7 +145,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--max-iter", type=int, default=120)
     parser.add_argument("--learning-rate", type=float, default=0.15)
-    parser.add_argument("--target-recall", type=float, default=0.985,
+    parser.add_argument("--target-recall", type=float, default=0.975,
                         help="content characters the tuned content floor must keep")
     parser.add_argument("--max-altered", type=float, default=0.0015,
                         help="share of clean content lines the span threshold may alter")
@@ -170,7 +176,7 @@ def main(argv: list[str] | None = None) -> int:
     pipeline = build_pipeline(
         n_folds=args.folds, max_iter=args.max_iter, learning_rate=args.learning_rate,
         random_state=args.seed,
-        class_weight={"content": 1.5, "spam": 3.0},
+        class_weight={"content": 1.0, "spam": 1.5},
     )
     X, y = to_xy(train)
     spliced = np.array(

@@ -88,17 +88,26 @@ def fit_span_detector(
     log(f"spans: {len(pages)} pages, {sum(len(p[6]) for p in pages)} tokens, "
         f"{sum(int(p[6].sum()) for p in pages)} in spans")
 
-    def token_set(which: Sequence[int]) -> tuple[np.ndarray, sp.csr_matrix, np.ndarray]:
-        ds, ss, ys = [], [], []
+    def token_set(which: Sequence[int]) -> tuple[np.ndarray, sp.csr_matrix, np.ndarray,
+                                                 np.ndarray, np.ndarray]:
+        """Sampled tokens of the given pages: every token of a unit with a span, a share of
+        the others. Units are renumbered so neighbours never cross pages."""
+        ds, ss, us, ys, gs = [], [], [], [], []
+        offset = 0
         for k in which:
             fold, texts, gold, scan, dense, sparse, y = pages[k]
             has_span = np.zeros(len(texts), dtype=bool)
             has_span[[u for u, g in enumerate(gold) if g]] = True
-            keep = has_span[scan.words.unit] | (rng.random(len(y)) < NEGATIVE_TOKEN_SHARE)
+            unit = scan.words.unit
+            keep = has_span[unit] | (rng.random(len(y)) < NEGATIVE_TOKEN_SHARE)
             ds.append(dense[keep])
             ss.append(sparse[keep])
+            us.append(unit[keep] + offset)
             ys.append(y[keep])
-        return np.vstack(ds), sp.vstack(ss, format="csr"), np.concatenate(ys)
+            gs.append(np.full(int(keep.sum()), fold))
+            offset += len(texts)
+        return (np.vstack(ds), sp.vstack(ss, format="csr"), np.concatenate(us),
+                np.concatenate(ys), np.concatenate(gs))
 
     base = SpanDetector(random_state=seed)
     fold_ids = sorted({p[0] for p in pages})
@@ -108,7 +117,7 @@ def fit_span_detector(
         model = clone(base).fit_tokens(*token_set(train))
         for k, p in enumerate(pages):
             if p[0] == f:
-                oof_scores[k] = model.token_scores(p[4], p[5])
+                oof_scores[k] = model.token_scores(p[4], p[5], p[3].words.unit)
     detector = clone(base).fit_tokens(*token_set(range(len(pages))))
 
     feats, labels = [], []

@@ -22,7 +22,9 @@ from cleaner.units import LABELS
 from training.train_spans import page_examples
 
 FLOORS = np.round(np.arange(0.05, 0.61, 0.025), 3)
-SPAN_THRESHOLDS = np.round(np.arange(0.3, 0.99, 0.02), 3)
+SPAN_THRESHOLDS = np.round(
+    np.concatenate([np.arange(0.02, 0.3, 0.01), np.arange(0.3, 0.99, 0.02)]), 3
+)
 
 
 def content_floor_report(proba: np.ndarray, y: np.ndarray, lengths: np.ndarray,
@@ -42,7 +44,7 @@ def content_floor_report(proba: np.ndarray, y: np.ndarray, lengths: np.ndarray,
 
 
 def tune_content_floor(proba: np.ndarray, y: np.ndarray, lengths: np.ndarray,
-                       target_recall: float = 0.985) -> dict[str, float]:
+                       target_recall: float = 0.975) -> dict[str, float]:
     """The highest floor keeping `target_recall` of the content characters."""
     best = content_floor_report(proba, y, lengths, float(FLOORS[0]))
     for f in FLOORS:
