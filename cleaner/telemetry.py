@@ -21,6 +21,7 @@ import re
 import sys
 import uuid
 from collections.abc import Iterable
+from typing import Any
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -134,21 +135,24 @@ def request_id(given: str | None) -> str:
     return uuid.uuid4().hex
 
 
-class _RequestContext(logging.Filter):
-    """Stamps every record logged during a request with that request's id."""
+class RequestJsonFormatter(JsonFormatter):
+    """JSON lines: time, level, logger, message, the request id of the request being answered
+    (when there is one), then any extra fields of the record."""
 
-    def filter(self, record: logging.LogRecord) -> bool:
-        if not hasattr(record, "request_id"):
+    def add_fields(
+        self, log_data: dict[str, Any], record: logging.LogRecord, message_dict: dict[str, Any]
+    ) -> None:
+        super().add_fields(log_data, record, message_dict)
+        if "request_id" not in log_data:
             from flask import g, has_request_context
 
-            if has_request_context():
-                record.request_id = g.get("request_id")
-        return True
+            if has_request_context() and g.get("request_id"):
+                log_data["request_id"] = g.request_id
 
 
 def json_formatter() -> logging.Formatter:
-    """The formatter of every log line: time, level, logger, message, then any extra fields."""
-    return JsonFormatter(
+    """The formatter of every log line the service writes (gunicorn's included)."""
+    return RequestJsonFormatter(
         "{asctime}{levelname}{name}{message}",
         style="{",
         rename_fields={"asctime": "time", "levelname": "level", "name": "logger"},
@@ -157,20 +161,16 @@ def json_formatter() -> logging.Formatter:
     )
 
 
-_HANDLER_FLAG = "_cleaner_json_handler"
-
-
-def configure_logging(level: str | int = "INFO", stream: object = None) -> None:
-    """Send the `cleaner` loggers to stderr as JSON lines (once per process, idempotent).
+def configure_logging(level: str | int = "INFO", stream: Any = None) -> None:
+    """Send the `cleaner` loggers to stderr as JSON lines, unless the host (gunicorn's
+    logconfig_dict, an embedding application) has given them a handler already.
 
     Records still propagate, so an embedding application's (or pytest's) handlers see them too.
     """
     logger = logging.getLogger("cleaner")
     logger.setLevel(level)
-    if any(getattr(h, _HANDLER_FLAG, False) for h in logger.handlers):
+    if logger.handlers:
         return
-    handler = logging.StreamHandler(stream or sys.stderr)  # type: ignore[arg-type]
+    handler = logging.StreamHandler(stream or sys.stderr)
     handler.setFormatter(json_formatter())
-    handler.addFilter(_RequestContext())
-    setattr(handler, _HANDLER_FLAG, True)
     logger.addHandler(handler)
