@@ -255,7 +255,9 @@ def openapi_document(
                             "schema": {
                                 "type": "array",
                                 "maxItems": max_batch,
-                                "items": {"$ref": "#/components/schemas/Page"},
+                                "description": "Pages; an item that is not one gets its "
+                                "error in its place, so any JSON value is accepted as an item.",
+                                "items": {"anyOf": [{"$ref": "#/components/schemas/Page"}, {}]},
                             }
                         }
                     },
