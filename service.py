@@ -25,6 +25,7 @@ import hmac
 import json
 import logging
 import os
+import re
 import signal
 import threading
 import time
@@ -113,6 +114,7 @@ JSON_TYPES = {"application/json"}
 OPEN_ENDPOINTS = frozenset({"healthz", "readyz"})  # probes must work without the key
 QUIET_ENDPOINTS = frozenset({"healthz", "readyz", "metrics"})  # logged at DEBUG only
 METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+_SURROGATE = re.compile("[\ud800-\udfff]")
 WARMUP_PAGE = (
     "Home | News | Contact\n\n"
     "The council approved the budget on Tuesday after a long debate about the bridge.\n"
@@ -181,6 +183,11 @@ class GuardedCleaner:
 
     def _clean(self, raw: str, kind: str, repair: bool) -> Result:
         self.deadline.check()
+        if _SURROGATE.search(raw):
+            # A JSON string may carry lone surrogates ("\ud800"), which no encoding can
+            # write and which the feature stage would fail on: they become U+FFFD, as
+            # undecodable bytes do.
+            raw = _SURROGATE.sub("\ufffd", raw)
         if kind == "html":
             check_html(raw, self.limits)
         else:

@@ -9,9 +9,10 @@ refuses a page that would make that stage slow, with a `LimitError` the service 
   each; text pages are counted with an early exit before segmenting, every page after;
 - tags per HTML page (`max_html_tags`): segmenting is linear in elements, ~15 us each;
 - nesting work (`max_html_nesting`): lexbor's tree builder walks the stack of open elements for
-  many start tags (closing an implied <p>), so 100,000 nested <div> take ~30 s of C time, and
-  segmenting is proportional to depth per block too. `nesting_work` estimates the sum of depths
-  over start tags in one linear pass and refuses absurd documents before they are parsed;
+  block start tags (closing an implied <p>), so 100,000 nested <div> take ~30 s of C time, and
+  segmenting reads every ancestor per block too. `nesting_work` estimates the sum of depths
+  over block start tags in one linear pass and refuses absurd documents before they are parsed
+  (100,000 nested inline elements cost lexbor little and pass);
 - a per-request `Deadline`, checked between stages and between batch items, bounds the total:
   a request whose budget is spent stops before its next stage instead of running on.
 
@@ -26,6 +27,7 @@ import time
 from dataclasses import dataclass
 
 from cleaner.errors import CleanerError
+from cleaner.segment import BLOCK_TAGS
 
 
 class LimitError(CleanerError):
@@ -55,6 +57,9 @@ _NO_DEPTH = frozenset(
     """area base br col embed hr img input link meta source track wbr keygen param
     p li dt dd option optgroup tr td th thead tbody tfoot colgroup caption rb rt rp""".split()
 )
+# Start tags that cost a walk of the open elements: the tree builder closes an implied <p>
+# (searching the stack) and the segmenter flushes a unit (reading its ancestors) at each.
+_BLOCK = BLOCK_TAGS | {"center", "dir", "listing", "plaintext", "search", "xmp"}
 # Elements whose content is raw text: a "<div>" inside a script is not a tag.
 _RAW_TEXT = frozenset("script style textarea title xmp iframe noembed noframes".split())
 # `[^<>]*` rather than `[^>]*`: a run of "<a<a<a" must not rescan to the end at every "<".
@@ -65,7 +70,7 @@ _RAW_END: dict[str, re.Pattern[str]] = {
 
 
 def nesting_work(html: str, stop_above: int | None = None) -> tuple[int, int]:
-    """(max depth, sum of depths at start tags) of `html`, estimated in one linear pass.
+    """(max depth, sum of depths at block start tags) of `html`, estimated in one linear pass.
 
     An estimate on purpose: it follows tags, not the HTML tree-building rules, and errs towards
     more depth (misnested formatting elements count as nested). Stops early once the work
@@ -96,7 +101,8 @@ def nesting_work(html: str, stop_above: int | None = None) -> tuple[int, int]:
             if name not in _NO_DEPTH and depth:
                 depth -= 1
             continue
-        work += depth
+        if name in _BLOCK:
+            work += depth
         if name in _RAW_TEXT:
             end = _RAW_END[name].search(html, pos)
             if end is None:
