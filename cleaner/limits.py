@@ -45,7 +45,7 @@ class LimitError(CleanerError):
 class Limits:
     """Per-page cost limits. Defaults leave 7-100x headroom over real pages while keeping each
     stage to seconds: of the 1,678 WCXB-dev and scrapinghub pages the largest has 2,641 units,
-    21,646 tags, an estimated depth of 130 and nesting work of 0.44 million."""
+    21,646 tags, an estimated depth of 130 and nesting work of 0.22 million."""
 
     max_units: int = 20_000
     max_html_tags: int = 250_000

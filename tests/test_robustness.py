@@ -128,9 +128,13 @@ def test_nul_bytes(real_cleaner: Any) -> None:
 
 
 def test_a_10_mb_line(real_cleaner: Any) -> None:
+    # Linear but not cheap: when the model keeps such a line as content, the repair pass
+    # reads it character by character (~25-65 s here), hence the wider bound.
     line = "lorem ipsum dolor sit amet, consectetur adipiscing elit. " * 180_000
     assert len(line) > 10_000_000
-    assert len(timed(real_cleaner.clean, text=line).lines) == 1
+    start = time.monotonic()
+    assert len(real_cleaner.clean(text=line).lines) == 1
+    assert time.monotonic() - start < 5 * BOUND_S
 
 
 def test_a_10_mb_hyphenated_line(real_cleaner: Any) -> None:

@@ -541,14 +541,19 @@ def test_deadline(real_cleaner: Any) -> None:
 
 
 def test_batch_deadline_errors_the_items_it_does_not_reach(real_cleaner: Any) -> None:
+    from cleaner.result import Line, Result
+
     class Slow:
+        """Each page takes 1 s: with a 1.5 s budget, items 0 and 1 start in time, 2 and 3 not
+        (half a second of margin either way, for shared CI cores)."""
+
         manifest = real_cleaner.manifest
 
-        def clean_page(self, page: Any, repair: bool = True) -> Any:
-            time.sleep(0.3)
-            return real_cleaner.clean_page(page, repair)
+        def clean_page(self, page: Any, repair: bool = True) -> Result:
+            time.sleep(1.0)
+            return Result("a", None, None, [Line(0, "content", {}, "a", "a")], "text", "t")
 
-    client = create_app({**BASE, "CLEANER": Slow(), "REQUEST_TIMEOUT": 0.45}).test_client()
+    client = create_app({**BASE, "CLEANER": Slow(), "REQUEST_TIMEOUT": 1.5}).test_client()
     items = [{"id": i, "text": PAGE} for i in range(4)]
     response = client.post("/v1/clean/batch", json=items)
     assert response.status_code == 200
