@@ -142,11 +142,43 @@ def _import_service() -> Any:
     return module
 
 
+def gunicorn_command(args: argparse.Namespace) -> tuple[list[str], dict[str, str]]:
+    """The gunicorn command line and environment `cleaner serve` runs (gunicorn.conf.py reads
+    its settings from CLEANER_* variables, so the flags here only fill those in)."""
+    spec = importlib.util.find_spec("service")
+    origin = Path(spec.origin) if spec is not None and spec.origin else None
+    if origin is None:
+        origin = Path(__file__).resolve().parents[1] / "service.py"
+    conf = origin.with_name("gunicorn.conf.py")
+    if not conf.is_file():
+        raise CleanerError(f"{conf} not found; run 'cleaner serve' from a source checkout")
+    env = dict(os.environ)
+    env["CLEANER_BIND"] = f"{args.host}:{args.port}"
+    for flag, var in (("workers", "CLEANER_WORKERS"), ("threads", "CLEANER_THREADS")):
+        value = getattr(args, flag)
+        if value is not None:
+            if value < 1:
+                raise UsageError(f"--{flag} must be at least 1")
+            env[var] = str(value)
+    if args.model:
+        env["CLEANER_MODEL_PATH"] = str(Path(args.model).resolve())
+    # `service` must import in the server whether or not it is installed.
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(origin.parent), env.get("PYTHONPATH")) if p)
+    argv = [sys.executable, "-m", "gunicorn", "-c", str(conf), "service:create_app()"]
+    return argv, env
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
+    if not args.dev:
+        argv, env = gunicorn_command(args)
+        print(f"cleaner: serving on http://{args.host}:{args.port} (gunicorn)", file=sys.stderr)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os.execvpe(argv[0], argv, env)  # gunicorn's master takes this process (and signals)
     app = _import_service().create_app({"MODEL_PATH": args.model})
     print(
-        f"cleaner: development server on http://{args.host}:{args.port}; for production use "
-        "gunicorn -c gunicorn.conf.py 'service:create_app()'",
+        f"cleaner: development server on http://{args.host}:{args.port}; "
+        "drop --dev for the production server",
         file=sys.stderr,
     )
     app.run(host=args.host, port=args.port, debug=False, threaded=True)
@@ -264,9 +296,14 @@ def build_parser() -> argparse.ArgumentParser:
     bar.add_argument("--no-progress", dest="progress", action="store_const", const=False)
     p.set_defaults(func=cmd_batch, progress=None)
 
-    p = sub.add_parser("serve", parents=[model], help="run the HTTP service (development server)")
+    p = sub.add_parser(
+        "serve", parents=[model], help="run the HTTP service (gunicorn; --dev: Flask's server)"
+    )
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--workers", type=int, metavar="N", help="processes (default: one per core)")
+    p.add_argument("--threads", type=int, metavar="N", help="threads per process (default 4)")
+    p.add_argument("--dev", action="store_true", help="Flask's development server instead")
     p.set_defaults(func=cmd_serve)
 
     for name, (_, helptext) in FORWARDED.items():

@@ -373,3 +373,34 @@ def test_batch_unexpected_page_error_is_recorded(tmp_path: Path, real_cleaner: A
     assert [r["id"] for r in out] == [0, 1, 2, 3]
     assert [r["error"] and r["error"]["code"] for r in out] == [None, None, "internal", "internal"]
     assert stats.records == 4 and stats.errors == 2
+
+
+def test_serve_runs_gunicorn_with_the_repo_config(monkeypatch: pytest.MonkeyPatch) -> None:
+    from cleaner.cli import build_parser, gunicorn_command
+
+    args = build_parser().parse_args(
+        ["serve", "--port", "9001", "--workers", "3", "--threads", "2", "--model", "m.joblib"]
+    )
+    argv, env = gunicorn_command(args)
+    assert argv[1:3] == ["-m", "gunicorn"] and argv[-1] == "service:create_app()"
+    conf = Path(argv[argv.index("-c") + 1])
+    assert conf.name == "gunicorn.conf.py" and conf.is_file()
+    assert env["CLEANER_BIND"] == "127.0.0.1:9001"
+    assert env["CLEANER_WORKERS"] == "3" and env["CLEANER_THREADS"] == "2"
+    assert env["CLEANER_MODEL_PATH"] == str(Path("m.joblib").resolve())
+
+    calls: list[list[str]] = []
+
+    def execvpe(file: str, a: list[str], e: dict[str, str]) -> None:
+        calls.append(a)
+        raise SystemExit(0)  # exec does not return
+
+    monkeypatch.setattr(os, "execvpe", execvpe)
+    with pytest.raises(SystemExit):
+        main(["serve", "--port", "9002"])
+    assert calls and calls[0][-1] == "service:create_app()"
+
+
+def test_serve_rejects_zero_workers(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["serve", "--workers", "0"]) == 2
+    assert "--workers must be at least 1" in capsys.readouterr().err
