@@ -16,9 +16,10 @@ from dataclasses import dataclass, replace
 
 from cleaner.units import Unit
 
-# Separators of fields: a vertical bar (ASCII or full-width), a middle dot, a bullet, or a
-# slash, with spaces around them (a bare slash or dot is part of words, dates and URLs).
-FIELD_SEPARATOR = re.compile(r"\s+[|｜·•/]\s+|\s*[|｜]\s*")
+# Separators of fields: a vertical bar (ASCII or full-width) anywhere, or a middle dot, a
+# bullet or a slash between spaces (a bare slash or dot is part of words, dates and URLs). The
+# spaces around a separator are trimmed from the fields, not matched (no backtracking).
+FIELD_SEPARATOR = re.compile(r"[|｜]|(?<=\s)[·•/](?=\s)")
 MAX_FIELDS = 8
 DATE = re.compile(
     r"\b\d{4}-\d{1,2}-\d{1,2}(?:[ T]\d{1,2}:\d{2}(?::\d{2})?)?"
@@ -52,7 +53,11 @@ def split_fields(text: str) -> list[tuple[int, int]]:
         out.append((pos, m.start()))
         pos = m.end()
     out.append((pos, len(text)))
-    fields = [(a, b) for a, b in out if text[a:b].strip()]
+    fields = []
+    for a, b in out:
+        seg = text[a:b]
+        if seg.strip():
+            fields.append((a + len(seg) - len(seg.lstrip()), b - (len(seg) - len(seg.rstrip()))))
     if not 2 <= len(fields) <= MAX_FIELDS:
         return []
     return fields

@@ -61,7 +61,7 @@ PATH_TAGS = 8
 # whether the (dearer) depth-limiting pass runs at all.
 NESTING_CHECK_TAGS = 8000
 MAX_NESTING = 512
-_TAG = re.compile(r"<(/?)([a-zA-Z][a-zA-Z0-9:-]*)[^>]*?(/?)>")
+_TAG = re.compile(r"<(/?)([a-zA-Z][a-zA-Z0-9:-]*)[^<>]*?(/?)>")
 # Tags that real pages leave unclosed by the million; the parser closes them implicitly, so they
 # do not nest and must not count.
 _SELF_CLOSING_IN_PRACTICE = VOID_TAGS | {"p", "li", "td", "th", "tr", "dt", "dd", "option"}

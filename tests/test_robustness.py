@@ -215,6 +215,11 @@ WORST: dict[str, str] = {
     "cleaner.repair._CODE_MARK": ">:" * N,
     "cleaner.repair._WORD": "1 " * N,
     "cleaner.segment._HIDDEN_STYLE": "display" + " " * (2 * N),
+    "cleaner.segment._TAG": "<a" * N,
+    "cleaner.spans._SENTENCE_END": "." + "\"" * (2 * N),
+    "cleaner.fields.FIELD_SEPARATOR": " " * (2 * N) + "x",
+    "cleaner.fields.DATE": "1." * N,
+    "cleaner.result._DATE": "1." * N,
     "cleaner.segment._WS": "é\n" * N,
     "cleaner.decode._TAG": "<p " * N,
     "cleaner.decode._JUNK": "_ " * N,
@@ -227,7 +232,8 @@ WORST: dict[str, str] = {
 # SNIFF_CHARS); their callers are timed on huge adversarial pages instead.
 BOUNDED_BY_CALLER = {"cleaner.decode._META_CHARSET", "cleaner.decode._DOC_MARKERS"}
 MODULES = ("cleaner.decode", "cleaner.segment", "cleaner.features", "cleaner.repair",
-           "cleaner.cleaning", "cleaner.limits", "cleaner.telemetry")
+           "cleaner.cleaning", "cleaner.limits", "cleaner.telemetry", "cleaner.spans",
+           "cleaner.fields", "cleaner.result", "cleaner.textstats")
 GENERIC = [unit * (2 * N // len(unit)) for unit in
            ("a-", "-_", "1'", "1/", "a ", ". ", "<p ", "</", "<a", " \n", "é1", "www.", "::")]
 
