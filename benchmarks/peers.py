@@ -881,6 +881,7 @@ def make_plot(results: dict[str, Any], path: Path) -> bool:
         return False
     fig, axes = plt.subplots(1, len(panels), figsize=(6 * len(panels), 4.6), squeeze=False)
     for ax, ds in zip(axes[0], panels, strict=True):
+        points = []
         for n, s in sy.items():
             f1 = _get(s, "words", f"{ds}/clean", "all", "f1")
             speed = _get(s, "speed", ds, "pages_per_s")
@@ -889,8 +890,9 @@ def make_plot(results: dict[str, Any], path: Path) -> bool:
             ours = n in OURS
             ax.scatter([speed], [f1], s=90 if ours else 50, marker="*" if ours else "o",
                        color="tab:red" if ours else "tab:blue", zorder=3)
-            ax.annotate(n, (speed, f1), textcoords="offset points", xytext=(6, 4), fontsize=9)
+            points.append((n, speed, f1))
         ax.set_xscale("log")
+        _label_points(ax, points)
         ax.xaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
         ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _: f"{x:g}"))
         ax.xaxis.set_minor_formatter(NullFormatter())
@@ -905,6 +907,28 @@ def make_plot(results: dict[str, Any], path: Path) -> bool:
     fig.savefig(path, dpi=120)
     plt.close(fig)
     return True
+
+
+def _label_points(ax: Any, points: list[tuple[str, float, float]]) -> None:
+    """Name every point, moving a label to another side of its point when it would cover an
+    earlier label (systems of similar speed and F1 sit close together)."""
+    ax.autoscale_view()
+    to_px = ax.transData.transform
+    placed: list[tuple[float, float, float, float]] = []
+    sides = [(6, 4, "left"), (6, -12, "left"), (-6, 4, "right"), (-6, -12, "right"),
+             (6, 14, "left"), (6, -22, "left")]
+    for name, x, y in sorted(points, key=lambda p: -p[2]):
+        px, py = to_px((x, y))
+        width = 6.0 * len(name)
+        for dx, dy, ha in sides:
+            x0 = px + dx if ha == "left" else px + dx - width
+            box = (x0, py + dy, x0 + width, py + dy + 10)
+            if not any(box[0] < b[2] and b[0] < box[2] and box[1] < b[3] and b[1] < box[3]
+                       for b in placed):
+                break
+        placed.append(box)
+        ax.annotate(name, (x, y), textcoords="offset points", xytext=(dx, dy), ha=ha,
+                    fontsize=9)
 
 
 def write_json(path: Path, obj: Any) -> None:
