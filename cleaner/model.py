@@ -96,7 +96,7 @@ class StackedUnitClassifier(ClassifierMixin, BaseEstimator):
         min_samples_leaf: int = 100,
         l2_regularization: float = 1.0,
         class_weight: dict[str, float] | None = None,
-        revise_iter: int = 60,
+        revise_iter: int = 0,
         random_state: int = 0,
     ) -> None:
         self.n_folds = n_folds
@@ -131,10 +131,15 @@ class StackedUnitClassifier(ClassifierMixin, BaseEstimator):
             groups = page_of % self.n_folds
         groups = np.asarray(groups)
         oof = np.zeros((len(y), len(self.classes_)))
+        # The fold models stay on the instance until training is over: the span detector's
+        # training asks them about stretches of pages they never saw (`text_proba_of(...,
+        # fold=...)`); `training.train` drops them before the model is saved.
+        self.fold_text_models_ = {}
         for fold in np.unique(groups):
             train, test = groups != fold, groups == fold
             model = self._text_model().fit(X.sparse[train], y[train])
             oof[np.ix_(test, self._columns(model))] = model.predict_proba(X.sparse[test])
+            self.fold_text_models_[int(fold)] = model
         text = self._text_model().fit(X.sparse, y)
         text.coef_ = text.coef_.astype(np.float32)  # halves the artifact, no loss of accuracy
         self.text_model_ = text
@@ -184,14 +189,21 @@ class StackedUnitClassifier(ClassifierMixin, BaseEstimator):
         self.spans_ = detector
         return self
 
-    def text_proba_of(self, texts: list[str], features: UnitFeatures) -> np.ndarray:
+    def text_proba_of(self, texts: list[str], features: UnitFeatures,
+                      fold: int | None = None) -> np.ndarray:
         """The text model's opinion of arbitrary strings (stretches of a line), columns in
-        `LABELS` order."""
+        `LABELS` order; with `fold` (training only), the model that did not see that fold."""
+        model = self.text_model_ if fold is None else self.fold_text_models_[fold]
         proba = np.zeros((len(texts), len(self.classes_)))
         if texts:
             m = ngram_matrix(texts, features.char_buckets, features.word_buckets)
-            proba[:, self._columns(self.text_model_)] = linear_proba(self.text_model_, m)
+            proba[:, self._columns(model)] = linear_proba(model, m)
         return proba
+
+    def drop_training_state(self) -> StackedUnitClassifier:
+        """Forget what only training needs (the per-fold text models), before saving."""
+        self.__dict__.pop("fold_text_models_", None)
+        return self
 
     def text_proba(self, X: FeatureMatrix) -> np.ndarray:
         proba = np.zeros((X.sparse.shape[0], len(self.classes_)))

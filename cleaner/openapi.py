@@ -79,10 +79,30 @@ SCHEMAS: dict[str, Any] = {
         "required": ["index", *_SPAN["required"]],
         "properties": {"index": {"type": "integer", "minimum": 0}, **_SPAN["properties"]},
     },
+    "Field": {
+        "type": "object",
+        "description": "One field of a separated line (`headline | keyword | date`), judged on "
+                       "its own; `role` is `date` for the line's date (metadata).",
+        "required": ["start", "end", "text", "label", "probabilities", "role"],
+        "properties": {
+            "start": {"type": "integer", "minimum": 0},
+            "end": {"type": "integer", "minimum": 0},
+            "text": {"type": "string"},
+            "label": {"enum": list(LABELS)},
+            "probabilities": {
+                "type": "object",
+                "required": list(LABELS),
+                "properties": {lab: {"type": "number"} for lab in LABELS},
+                "additionalProperties": False,
+            },
+            "role": {"type": ["string", "null"]},
+        },
+        "additionalProperties": False,
+    },
     "Line": {
         "type": "object",
         "description": "The audit entry of one unit (a non-blank text line or an HTML block).",
-        "required": ["index", "label", "probabilities", "text", "clean_text", "spans"],
+        "required": ["index", "label", "probabilities", "text", "clean_text", "spans", "fields"],
         "properties": {
             "index": {"type": "integer", "minimum": 0},
             "label": {"enum": list(LABELS)},
@@ -95,6 +115,7 @@ SCHEMAS: dict[str, Any] = {
             "text": {"type": "string"},
             "clean_text": {"type": ["string", "null"], "description": "null: dropped"},
             "spans": {"type": "array", "items": {"$ref": "#/components/schemas/Span"}},
+            "fields": {"type": "array", "items": {"$ref": "#/components/schemas/Field"}},
         },
         "additionalProperties": False,
     },

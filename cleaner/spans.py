@@ -41,6 +41,7 @@ from cleaner import textstats as ts
 from cleaner.result import Span
 
 KIND_RUN, KIND_SENTENCE, KIND_JOIN = 0, 1, 2
+MAX_SCAN_CHARS = 10_000
 TOKEN_BUCKETS = 2**16
 MAX_RUN_TOKENS = 12
 MIN_FUSED_CHARS = 4
@@ -67,8 +68,10 @@ class Scan:
         """`texts` are scanned; `context` are further content units of the page that only
         contribute vocabulary. `sources` says which scanned texts contribute vocabulary too
         (default: all); a line suspected of spam must not vouch for its own keyword."""
-        texts = list(texts)
-        context = list(context)
+        # Only the head of a huge line is scanned (a 10 MB "line" is junk, and scanning all of
+        # it would cost memory in proportion); spans found there keep their offsets.
+        texts = [t[:MAX_SCAN_CHARS] for t in texts]
+        context = [t[:MAX_SCAN_CHARS] for t in context]
         text = ts.PageText.of(texts + context)
         folded = ts.fold(text)
         words = ts.Words.of(text, folded)
@@ -634,8 +637,8 @@ class SpanDetector(ClassifierMixin, BaseEstimator):
         """Fit the candidate scorer on span features (after `fit_tokens`)."""
         self.classes_ = np.array([0, 1])
         self.span_model_ = HistGradientBoostingClassifier(
-            max_iter=self.max_iter, learning_rate=0.1, max_leaf_nodes=31,
-            random_state=self.random_state, early_stopping=False,
+            max_iter=self.max_iter, learning_rate=0.1, max_leaf_nodes=31, min_samples_leaf=100,
+            l2_regularization=1.0, random_state=self.random_state, early_stopping=False,
         ).fit(X, y)
         return self
 

@@ -28,6 +28,9 @@ from cleaner.spans import (
 )
 
 TextScorer = Callable[[list[str]], np.ndarray]
+# The text model's opinion for a page of a given fold: trained without that fold, so spam
+# spans of the page are as new to it as real spam is at cleaning time.
+FoldScorer = Callable[[int], TextScorer | None]
 NEGATIVE_TOKEN_SHARE = 0.15  # tokens of span-free units kept for the token model
 
 
@@ -69,7 +72,7 @@ def token_labels(scan: Scan, gold: Sequence[Sequence[tuple[int, int]]]) -> np.nd
 def fit_span_detector(
     records: Sequence[dict],
     folds: Sequence[int],
-    text_scorer: TextScorer | None,
+    fold_scorer: FoldScorer,
     seed: int = 0,
     log: Callable[[str], None] = lambda s: print(s, file=sys.stderr),
 ) -> SpanDetector:
@@ -121,12 +124,12 @@ def fit_span_detector(
     detector = clone(base).fit_tokens(*token_set(range(len(pages))))
 
     feats, labels = [], []
-    for k, (_fold, _texts, gold, scan, dense, _sparse, _y) in enumerate(pages):
+    for k, (fold, _texts, gold, scan, dense, _sparse, _y) in enumerate(pages):
         score = oof_scores[k]
         cands = candidates(scan, score, detector.token_threshold)
         if not len(cands):
             continue
-        feats.append(span_features(scan, cands, score, text_scorer,
+        feats.append(span_features(scan, cands, score, fold_scorer(fold),
                                    dense[:, : len(TOKEN_FEATURES)]))
         gold_set = {(u, a, b) for u, g in enumerate(gold) for a, b in g}
         labels.append(np.array([

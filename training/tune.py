@@ -44,7 +44,7 @@ def content_floor_report(proba: np.ndarray, y: np.ndarray, lengths: np.ndarray,
 
 
 def tune_content_floor(proba: np.ndarray, y: np.ndarray, lengths: np.ndarray,
-                       target_recall: float = 0.975) -> dict[str, float]:
+                       target_recall: float = 0.97) -> dict[str, float]:
     """The highest floor keeping `target_recall` of the content characters."""
     best = content_floor_report(proba, y, lengths, float(FLOORS[0]))
     for f in FLOORS:
