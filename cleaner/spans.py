@@ -26,6 +26,7 @@ detection a small share of cleaning a page.
 
 from __future__ import annotations
 
+import bisect
 import re
 import weakref
 from collections.abc import Sequence
@@ -43,8 +44,9 @@ from cleaner.result import Span
 KIND_RUN, KIND_SENTENCE, KIND_JOIN = 0, 1, 2
 MAX_SCAN_CHARS = 10_000
 TOKEN_BUCKETS = 2**16
-MAX_RUN_TOKENS = 12
+MAX_SPAN_TOKENS = 8  # tokens of the longest keyword-like candidate (sentences are separate)
 MIN_FUSED_CHARS = 4
+MAX_JOIN_HEAD = 12  # characters of a word that may stand before a splice
 
 
 @dataclass
@@ -61,6 +63,7 @@ class Scan:
     df_other: np.ndarray
     all_texts: list[str]  # scanned units and context
     _words: dict[str, int] | None = None
+    _sorted: list[str] | None = None
 
     @classmethod
     def of(cls, texts: Sequence[str], context: Sequence[str] = (),
@@ -96,6 +99,20 @@ class Scan:
             df_other = np.zeros(0, dtype=np.int64)
         vocab_texts = [t for t, src in zip(texts + context, is_source) if src]
         return cls(texts, text, words, df_other, vocab_texts)
+
+    def words_with_prefix(self, prefix: str) -> list[str]:
+        """The page's words (of at least MIN_FUSED_CHARS) that start with `prefix`."""
+        if self._sorted is None:
+            self.word_df("")
+            self._sorted = sorted(w for w in self._words or {} if len(w) >= MIN_FUSED_CHARS)
+        words = self._sorted
+        out = []
+        for i in range(bisect.bisect_left(words, prefix), len(words)):
+            if not words[i].startswith(prefix):
+                break
+            if len(words[i]) > len(prefix):
+                out.append(words[i])
+        return out
 
     def word_df(self, word: str) -> int:
         """Content units of the page using `word` as a whole word (apostrophes and hyphens
@@ -247,8 +264,10 @@ class Candidates:
         return len(self.unit)
 
 
-def candidates(scan: Scan, token_score: np.ndarray, threshold: float) -> Candidates:
-    """Candidate spans built from runs of tokens scoring above `threshold`."""
+def candidates(scan: Scan, token_score: np.ndarray, threshold: float,
+               edge_threshold: float = 0.3) -> Candidates:
+    """Candidate spans built from runs of tokens scoring above `threshold`, starting and
+    ending at tokens scoring above `edge_threshold`."""
     w = scan.words
     n = len(w)
     units, starts, ends, kinds, ft, lt, fused = [], [], [], [], [], [], []
@@ -275,28 +294,35 @@ def candidates(scan: Scan, token_score: np.ndarray, threshold: float) -> Candida
         seg_end = np.concatenate([seg_start[1:], [n]])
         unit_range = _token_unit_ranges(w.unit, len(scan.texts))
         for a, b in zip(seg_start.tolist(), seg_end.tolist()):
-            if not bridged[a] or b - a > MAX_RUN_TOKENS:
+            if not bridged[a]:
                 continue
             u = int(w.unit[a])
             lo, hi = unit_range[u]
             base = int(scan.text.start[u])
             text = scan.texts[u]
-            first, last = w.first, w.last
-            begins = {int(first[a]) - base, *_cuts(scan, a, base)}
-            finishes = {int(last[b - 1]) - base, *_cuts(scan, b - 1, base)}
-            if b - a >= 2:
-                begins.add(int(first[a + 1]) - base)
-                finishes.add(int(last[b - 2]) - base)
-            if a > lo:
-                begins.add(int(first[a - 1]) - base)
-            if b < hi:
-                finishes.add(int(last[b]) - base)
-            begins |= {_glued_symbols_before(text, x) for x in begins}
-            for x in begins:
-                for y in finishes:
-                    if y > x:
-                        add(u, x, y, KIND_RUN, a, b)
-            _join_candidates(scan, u, a, b, base, add)
+            # Every stretch of the run from a hot token to a hot token at most MAX_SPAN_TOKENS
+            # later (a long run of unknown words may hold a short keyword), with its edges
+            # moved to seams inside the edge tokens and one token out.
+            hot_in = [t for t in range(a, b) if token_score[t] >= edge_threshold]
+            if not hot_in:
+                continue
+            cuts = {t: _cuts(scan, t, base) for t in hot_in}
+            for i in hot_in:
+                begins = {int(w.first[i]) - base, *cuts[i]}
+                if i > lo and i == a:
+                    begins.add(int(w.first[i - 1]) - base)
+                begins |= {_glued_symbols_before(text, x) for x in begins}
+                for j in hot_in:
+                    if j < i or j - i >= MAX_SPAN_TOKENS:
+                        continue
+                    finishes = {int(w.last[j]) - base, *cuts[j]}
+                    if j < hi - 1 and j == b - 1:
+                        finishes.add(int(w.last[j + 1]) - base)
+                    for x in begins:
+                        for y in finishes:
+                            if y > x:
+                                add(u, x, y, KIND_RUN, i, j + 1)
+                _join_candidates(scan, u, i, min(b, i + MAX_SPAN_TOKENS), base, add)
     # Promos appended to a line or put before it: the last or first one to three sentences,
     # and, for lines that do not end in a stop (headings, list items), the tail from a
     # capitalised word shortly before the hot tokens (or the head up to one after them).
@@ -410,9 +436,13 @@ def _token_unit_ranges(token_unit: np.ndarray, n_units: int) -> list[tuple[int, 
 
 
 def _join_candidates(scan: Scan, u: int, a: int, b: int, base: int, add) -> None:  # noqa: ANN001
-    """Cuts from inside the run's first token to inside its last token (or the token after
-    it) such that what is left on both sides fuses into one word the page's content uses
-    elsewhere: `Chan|8k8 withdrawal|g'e` -> `Chang'e`. The shortest such cut wins."""
+    """Cuts from inside token `a` to inside a later unknown token (up to `b`) such that what
+    is left on both sides fuses into one word the page's content uses elsewhere:
+    `Chan|8k8 withdrawal|g'e` -> `Chang'e`. The shortest such cut wins.
+
+    Looked up, not searched: for each head of token `a`, the page's words that start with it
+    give the tails to look for at the end of each later word.
+    """
     w = scan.words
     text = scan.texts[u]
     if scan.df_other[a] != 0:
@@ -420,32 +450,33 @@ def _join_candidates(scan: Scan, u: int, a: int, b: int, base: int, add) -> None
     left = (int(w.first[a]) - base, int(w.last[a]) - base)
     word_start = text.rfind(" ", 0, left[0] + 1) + 1
     ends = set()
-    for t in (b - 1, b):
-        if t < len(w) and int(w.unit[t]) == u and scan.df_other[t] == 0:
-            ends.add(int(w.last[t]) - base)
+    for t in range(a, min(b + 1, len(w))):
+        if int(w.unit[t]) == u and scan.df_other[t] == 0:
+            # The fused word's tail may run past the token (apostrophes, hyphens): the end
+            # of the whole whitespace-delimited word, bare of punctuation.
+            space = text.find(" ", int(w.last[t]) - base)
+            end = len(text) if space < 0 else space
+            while end > 0 and text[end - 1] in _PUNCT:
+                end -= 1
+            ends.add(end)
+    if not ends:
+        return
     best: tuple[int, int, int] | None = None
-    for token_end in sorted(ends):
-        # The fused word's tail may run past the token (apostrophes, hyphens): take the
-        # whole whitespace-delimited word.
-        space = text.find(" ", token_end)
-        right_end = len(text) if space < 0 else space
-        for cut_a in range(left[0] + 1, left[1]):
-            head = text[word_start:cut_a]
-            if not head[-1:].isalpha():
-                continue
-            for cut_b in range(cut_a + 3, right_end):
-                if best is not None and cut_b - cut_a >= best[1] - best[0]:
-                    break
-                if not text[cut_b].isalpha() or text[cut_b - 1].isspace():
+    for cut_a in range(left[0] + 1, min(left[1], word_start + MAX_JOIN_HEAD)):
+        head = text[word_start:cut_a]
+        if not head[-1:].isalpha():
+            continue
+        key = _bare(head.lower())
+        for word in scan.words_with_prefix(key):
+            tail = word[len(key):]
+            for right_end in ends:
+                cut_b = right_end - len(tail)
+                if cut_b < cut_a + 3 or text[cut_b:right_end].lower() != tail:
                     continue
-                core = _bare(head + text[cut_b:right_end])
-                if len(core) < MIN_FUSED_CHARS or " " in core:
-                    continue
-                if _SENTENCE_PUNCT.search(text, cut_a, cut_b):
+                if text[cut_b - 1].isspace() or _SENTENCE_PUNCT.search(text, cut_a, cut_b):
                     continue  # a splice is a keyword, not a stretch across clauses
-                df = scan.word_df(core)
-                if df >= 1:
-                    best = (cut_a, cut_b, df)
+                if best is None or cut_b - cut_a < best[1] - best[0]:
+                    best = (cut_a, cut_b, scan.word_df(word))
     if best is not None:
         add(u, best[0], best[1], KIND_JOIN, a, b, best[2])
 
@@ -555,9 +586,9 @@ _URLISH = re.compile(r"https?://|www\.|(?<=[A-Za-z0-9])\.(?:[a-z]{2,6})\b")
 
 
 TOKEN_TREES = 60
-_ODD_COLUMNS = [TOKEN_FEATURES.index(n) for n in
-                ("oov", "mixed", "digits_only", "caps_inside", "foreign", "glued_left",
-                 "glued_right")]
+_SHAPE_COLUMNS = [TOKEN_FEATURES.index(n) for n in
+                  ("mixed", "caps_inside", "foreign", "glued_left", "glued_right")]
+UNIT_GATE = 0.1  # n-gram opinion of a token that makes its unit worth scanning
 
 
 # Transposed weights per fitted model, kept beside (not inside) the model so they are never
@@ -649,9 +680,16 @@ class SpanDetector(ClassifierMixin, BaseEstimator):
             return np.zeros(0)
         ngram = linear_proba(self.ngram_model_, sparse)[:, 1]
         rows = _with_ngrams(dense, ngram, token_unit)
-        # Only tokens with something odd about them go to the trees; the others cannot start
-        # a candidate (a known, plain, lower-case word with a clean n-gram opinion).
-        odd = ((dense[:, _ODD_COLUMNS] > 0).any(axis=1)) | (ngram >= 0.02)
+        # Only units with something odd about them are scanned (a token of odd shape or one
+        # the n-grams suspect), and in them only tokens that are unknown, odd or suspected:
+        # a known, plain word with a clean n-gram opinion cannot start a candidate.
+        shape = (dense[:, _SHAPE_COLUMNS] > 0).any(axis=1)
+        suspect_unit = np.zeros(int(token_unit.max()) + 1, dtype=bool)
+        suspect_unit[token_unit[shape | (ngram >= UNIT_GATE)]] = True
+        odd = suspect_unit[token_unit] & (
+            shape | (dense[:, TOKEN_FEATURES.index("oov")] > 0)
+            | (dense[:, TOKEN_FEATURES.index("digits_only")] > 0) | (ngram >= 0.02)
+        )
         out = np.zeros(len(ngram))
         if odd.any():
             out[odd] = self.token_model_.predict_proba(rows[odd])[:, 1]

@@ -1207,6 +1207,39 @@ def _inj_decoy_byline(ctx: _Ctx) -> dict | None:
             "variant": where, "text": text}
 
 
+_ID_LABELS = (
+    "License No.", "Licence", "Reg. No.", "Registration No.", "Company No.", "VAT", "Tel:",
+    "Phone:", "Fax:", "ISSN", "Ref.", "Permit No.", "Lizenz-Nr.", "Tel.", "Handelsregister",
+    "N° SIRET", "RCS", "P.IVA", "CIF:", "Nº de registro", "ИНН", "ОГРН", "电话：", "许可证号：",
+    "备案号：", "登録番号", "사업자등록번호", "เลขทะเบียน", "Giấy phép số",
+)
+
+
+def _inj_decoy_identifier(ctx: _Ctx) -> dict | None:
+    """A benign footer line with a licence, registration or phone number, labelled
+    boilerplate: digits next to words are what brands look like, and every company footer has
+    them, so the model must see that digits alone do not make spam."""
+    rng = ctx.rng
+    label = rng.choice(_ID_LABELS)
+    number = "".join(rng.choice("0123456789") for _ in range(rng.randint(5, 11)))
+    if rng.random() < 0.3:
+        number = f"{number[:3]}-{number[3:]}"
+    short = [r.unit["text"].strip() for r in ctx.rows
+             if r.label == "boilerplate" and 3 <= len(r.unit["text"].strip()) <= 40]
+    text = f"{label} {number}"
+    if short and rng.random() < 0.4:
+        if rng.random() < 0.5:
+            text = f"{rng.choice(short)} {text}"
+        else:
+            text = f"{text} {rng.choice(short)}"
+    n = len(ctx.rows)
+    pos = rng.randint(max(0, n - 3), n) if rng.random() < 0.8 else rng.randint(0, min(2, n))
+    row = _Row(_new_unit(ctx, pos, text, "byline"), "boilerplate", [], None, touched=True)
+    ctx.rows.insert(pos, row)
+    return {"kind": "decoy_identifier", "_row": row, "family": "", "families": [],
+            "lang": ctx.lang, "variant": "footer", "text": text}
+
+
 _INJECTORS: dict[str, Callable[[_Ctx], dict | None]] = {
     "splice_in_word": _inj_splice_in_word,
     "byline_replace": _inj_byline_replace,
@@ -1323,10 +1356,11 @@ def inject_page(
             if rec is not None:
                 new.append(rec)
                 break
-    if decoy_rate and rng.random() < decoy_rate:
-        rec = _inj_decoy_byline(ctx)
-        if rec is not None:
-            new.append(rec)
+    for decoy in (_inj_decoy_byline, _inj_decoy_identifier):
+        if decoy_rate and rng.random() < decoy_rate:
+            rec = decoy(ctx)
+            if rec is not None:
+                new.append(rec)
 
     _renumber(rows, ctx.kind)
     pos_of = {id(r): k for k, r in enumerate(rows)}

@@ -31,6 +31,7 @@ from cleaner import __version__
 from cleaner.features import PageBatch
 from cleaner.model import DEFAULT_MODEL, build_pipeline, save_model
 from cleaner.units import Unit
+from training.augment import cipher_records
 from training.evaluate import unit_report
 from training.io import default_data_dir, read_jsonl
 from training.train_spans import fit_span_detector
@@ -38,6 +39,7 @@ from training.tune import span_report, tune_content_floor, tune_span_threshold
 
 VALID_BUCKETS = 5  # one page source in five is held out for validation
 CROP_SHARE = 0.3  # pages that also give a small page of themselves (`crop_records`)
+CIPHER_SHARE = 0.25  # pages that also give a copy in another alphabet (`training.augment`)
 DECOY_RATE = 0.35  # pages that get a benign separated line (training.inject decoy_byline)
 SPLICED_WEIGHT = 1.0  # real lines with spam spliced in (weight relative to their class)
 
@@ -198,6 +200,10 @@ def main(argv: list[str] | None = None) -> int:
     train = [r for r in records if not (args.validate and is_validation(r))]
     valid = [r for r in records if args.validate and is_validation(r)]
     train += crop_records(train, CROP_SHARE, args.seed)
+    train += cipher_records(train, CIPHER_SHARE, args.seed)
+    # Validation pages in other alphabets too: thresholds tuned on English alone would cut
+    # into pages in any other language.
+    valid += cipher_records(valid, CIPHER_SHARE, args.seed + 1)
     shared = args.shared or default_data_dir()
     groups = None
     folds: list[int] = []
