@@ -293,6 +293,7 @@ class Run:
     seconds: float = 0.0
     content_lines: int = 0  # real content lines (gold) without an injected span
     altered_lines: int = 0  # ... of which the cleaner cut something out
+    altered_examples: list[dict[str, Any]] = field(default_factory=list)  # the first few
 
 
 def clean_slice(cleaner: Cleaner, pages: list[BenchPage], records: list[dict],
@@ -313,6 +314,10 @@ def clean_slice(cleaner: Cleaner, pages: list[BenchPage], records: list[dict],
             if label == "content" and not gold_spans and line.clean_text is not None:
                 run.content_lines += 1
                 run.altered_lines += bool(line.spans)
+                if line.spans and len(run.altered_examples) < 30:
+                    run.altered_examples.append({
+                        "page": page.page_id, "text": line.text[:300],
+                        "spans": [(s.text, s.score) for s in line.spans]})
     run.seconds = time.perf_counter() - t0
     return run
 
@@ -554,14 +559,14 @@ def fmt(x: Any, pct: bool = False) -> str:
 
 
 def table(title: str, headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
-    """A plain aligned text table."""
+    """A markdown table under a bold title: the report pastes into docs/benchmarks.md."""
     cells = [[str(h) for h in headers]] + [[str(c) for c in r] for r in rows]
     widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
-    lines = [f"\n== {title}"]
+    lines = [f"\n**{title}**\n"]
     for k, r in enumerate(cells):
-        lines.append("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip())
+        lines.append("| " + " | ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) + " |")
         if k == 0:
-            lines.append("  ".join("-" * w for w in widths))
+            lines.append("|" + "|".join("-" * (w + 2) for w in widths) + "|")
     return "\n".join(lines)
 
 
@@ -836,6 +841,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "altered_lines": runs[(ds, mode, "clean")].altered_lines,
             "altered_rate": _rate(runs[(ds, mode, "clean")].altered_lines,
                                   runs[(ds, mode, "clean")].content_lines),
+            "examples": runs[(ds, mode, "clean")].altered_examples,
         }
         for ds in pages_by_ds for mode in MODES
     }

@@ -29,7 +29,7 @@ from __future__ import annotations
 import bisect
 import re
 import weakref
-from collections.abc import Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -62,15 +62,18 @@ class Scan:
     words: ts.Words
     df_other: np.ndarray
     all_texts: list[str]  # scanned units and context
+    lexicon: Collection[str] = ()  # common words (see `SpanDetector.lexicon_`)
     _words: dict[str, int] | None = None
     _sorted: list[str] | None = None
 
     @classmethod
     def of(cls, texts: Sequence[str], context: Sequence[str] = (),
-           sources: Sequence[bool] | None = None) -> Scan:
+           sources: Sequence[bool] | None = None, lexicon: Collection[str] = ()) -> Scan:
         """`texts` are scanned; `context` are further content units of the page that only
         contribute vocabulary. `sources` says which scanned texts contribute vocabulary too
-        (default: all); a line suspected of spam must not vouch for its own keyword."""
+        (default: all); a line suspected of spam must not vouch for its own keyword.
+        `lexicon`: words common across many pages, which a split word may also rejoin into
+        when the page itself never uses it (`Sugg|buy instagram followers|ested`)."""
         # Only the head of a huge line is scanned (a 10 MB "line" is junk, and scanning all of
         # it would cost memory in proportion); spans found there keep their offsets.
         texts = [t[:MAX_SCAN_CHARS] for t in texts]
@@ -98,21 +101,14 @@ class Scan:
         else:
             df_other = np.zeros(0, dtype=np.int64)
         vocab_texts = [t for t, src in zip(texts + context, is_source) if src]
-        return cls(texts, text, words, df_other, vocab_texts)
+        return cls(texts, text, words, df_other, vocab_texts, lexicon)
 
     def words_with_prefix(self, prefix: str) -> list[str]:
         """The page's words (of at least MIN_FUSED_CHARS) that start with `prefix`."""
         if self._sorted is None:
             self.word_df("")
             self._sorted = sorted(w for w in self._words or {} if len(w) >= MIN_FUSED_CHARS)
-        words = self._sorted
-        out = []
-        for i in range(bisect.bisect_left(words, prefix), len(words)):
-            if not words[i].startswith(prefix):
-                break
-            if len(words[i]) > len(prefix):
-                out.append(words[i])
-        return out
+        return _with_prefix(self._sorted, prefix)
 
     def word_df(self, word: str) -> int:
         """Content units of the page using `word` as a whole word (apostrophes and hyphens
@@ -124,6 +120,37 @@ class Scan:
                     counts[wd] = counts.get(wd, 0) + 1
             self._words = counts
         return self._words.get(_bare(word.lower()), 0)
+
+
+def _with_prefix(words: Sequence[str], prefix: str) -> list[str]:
+    """Words of the sorted `words` that start with `prefix` and are longer than it."""
+    out = []
+    for i in range(bisect.bisect_left(words, prefix), len(words)):
+        if not words[i].startswith(prefix):
+            break
+        if len(words[i]) > len(prefix):
+            out.append(words[i])
+    return out
+
+
+def build_lexicon(texts_per_page: Iterable[Iterable[str]], min_pages: int = 3,
+                  max_words: int = 60_000) -> frozenset[str]:
+    """The words (letters only, at least MIN_FUSED_CHARS, lowercased) that at least
+    `min_pages` pages use, the most widespread up to `max_words`. Built from real content
+    only: a spam keyword must never become a word a splice may rejoin into."""
+    pages: dict[str, int] = {}
+    for texts in texts_per_page:
+        seen = set()
+        for t in texts:
+            for x in t.lower().split():
+                x = _bare(x)
+                if len(x) >= MIN_FUSED_CHARS and x[0].isalpha() and \
+                        x.replace("'", "").replace("-", "").isalpha():
+                    seen.add(x)
+        for x in seen:
+            pages[x] = pages.get(x, 0) + 1
+    common = sorted((x for x, n in pages.items() if n >= min_pages), key=lambda x: -pages[x])
+    return frozenset(common[:max_words])
 
 
 def _bare(word: str) -> str:
@@ -303,9 +330,11 @@ def candidates(scan: Scan, token_score: np.ndarray, threshold: float,
             # Every stretch of the run from a hot token to a hot token at most MAX_SPAN_TOKENS
             # later (a long run of unknown words may hold a short keyword), with its edges
             # moved to seams inside the edge tokens and one token out.
+            # Joins start at any unknown token of the run: the page's vocabulary, not the
+            # token's score, is what vouches for them.
+            for i in range(a, b):
+                _join_candidates(scan, u, i, min(hi, i + MAX_SPAN_TOKENS), base, add)
             hot_in = [t for t in range(a, b) if token_score[t] >= edge_threshold]
-            if not hot_in:
-                continue
             cuts = {t: _cuts(scan, t, base) for t in hot_in}
             for i in hot_in:
                 begins = {int(w.first[i]) - base, *cuts[i]}
@@ -318,11 +347,13 @@ def candidates(scan: Scan, token_score: np.ndarray, threshold: float,
                     finishes = {int(w.last[j]) - base, *cuts[j]}
                     if j < hi - 1 and j == b - 1:
                         finishes.add(int(w.last[j + 1]) - base)
+                    finishes |= {_glued_symbols_after(text, y) for y in finishes}
                     for x in begins:
                         for y in finishes:
                             if y > x:
                                 add(u, x, y, KIND_RUN, i, j + 1)
-                _join_candidates(scan, u, i, min(b, i + MAX_SPAN_TOKENS), base, add)
+                                if _encloses(text, x, y):
+                                    add(u, x - 1, y + 1, KIND_RUN, i, j + 1)
     # Promos appended to a line or put before it: the last or first one to three sentences,
     # and, for lines that do not end in a stop (headings, list items), the tail from a
     # capitalised word shortly before the hot tokens (or the head up to one after them).
@@ -339,11 +370,18 @@ def candidates(scan: Scan, token_score: np.ndarray, threshold: float,
             for a, b in ((sents[-k][0], sents[-1][1]), (sents[0][0], sents[k - 1][1])):
                 if ((hot_pos >= a) & (hot_pos < b)).any():
                     add(u, a, b, KIND_SENTENCE, -1, -1)
-        first_hot, last_hot = int(hot_tok[0]), int(hot_tok[-1])
+        last_hot = int(hot_tok[-1])
         lo_tok, hi_tok = int(in_unit[0]), int(in_unit[-1])
-        for t0 in range(max(lo_tok + 1, first_hot - TAIL_LOOKBACK), first_hot + 1):
+        # A tail may begin shortly before the first hot token, at a capital, a non-letter or
+        # a change of script; and at any hot token where the script changes, however far in
+        # (`...#1ee3ad66737d 출장마사지...`). Not at every capital: German capitalises
+        # every noun.
+        first_hot = int(hot_tok[0])
+        tails = set(range(max(lo_tok + 1, first_hot - TAIL_LOOKBACK), first_hot + 1))
+        tails.update(int(x) for x in hot_tok if x > lo_tok and w.script[x] != w.script[x - 1])
+        for t0 in sorted(tails):
             a = int(w.first[t0]) - base
-            if t[a].isupper() or not t[a].isalpha():
+            if t[a].isupper() or not t[a].isalpha() or w.script[t0] != w.script[t0 - 1]:
                 add(u, a, len(t.rstrip()), KIND_SENTENCE, -1, -1)
         for t1 in range(last_hot, min(hi_tok - 1, last_hot + TAIL_LOOKBACK) + 1):
             nxt = int(w.first[t1 + 1]) - base
@@ -391,6 +429,26 @@ def sentences(text: str) -> list[tuple[int, int]]:
     return trimmed
 
 
+def _glued_symbols_after(text: str, pos: int) -> int:
+    """`pos` moved right over symbols glued to the end of a span (`刷粉丝✅`, `6y6★`)."""
+    while pos < len(text) and not text[pos].isspace() and not text[pos].isalnum() and \
+            text[pos] not in _TEXT_PUNCT:
+        pos += 1
+    return pos
+
+
+_PAIRS = {"(": ")", "[": "]", "{": "}", "「": "」", "『": "』", "【": "】", "（": "）", "«": "»",
+          "“": "”", '"': '"'}
+
+
+def _encloses(text: str, a: int, b: int) -> bool:
+    """Whether `text[a:b]` sits right inside a pair of brackets or quotes glued to a word on
+    at least one side (`audien[escort service]ce`): the brackets belong to the splice."""
+    if a < 1 or b >= len(text) or _PAIRS.get(text[a - 1]) != text[b]:
+        return False
+    return (a >= 2 and text[a - 2].isalnum()) or (b + 1 < len(text) and text[b + 1].isalnum())
+
+
 def _glued_symbols_before(text: str, pos: int) -> int:
     """`pos` moved left over symbols glued to the span (an emoji or a star put before a
     keyword to catch the eye), not over punctuation that belongs to the text before."""
@@ -414,17 +472,21 @@ def _cuts(scan: Scan, t: int, base: int) -> list[int]:
     out = []
     for k in range(1, len(tok)):
         x, y = tok[k - 1], tok[k]
-        if (x.islower() and y.isupper()) or (x.isalpha() != y.isalpha()):
+        if (x.islower() and y.isupper()) or (x.isalpha() != y.isalpha()) or (
+            k >= 2 and tok[k - 2].isupper() and x.isupper() and y.islower()
+            and k + 1 < len(tok) and tok[k + 1].islower()
+        ):  # `ItBahis`, `parFf68`, `LIKESsatellite`
             out.append(a + k)
-    if scan.df_other[t] == 0 and len(tok) >= 7:
+    if scan.df_other[t] == 0 and len(tok) >= 5:
         # A glued word: one side a word the page uses, the other (at least four letters)
-        # unknown to it.
+        # unknown to it; or, the token itself unknown, two words the page uses (`me|and`).
         low = tok.lower()
         for k in range(2, len(tok) - 1):
             head, tail = low[:k], low[k:]
-            if (len(tail) >= 4 and scan.word_df(head) and not scan.word_df(tail)) or (
-                len(head) >= 4 and scan.word_df(tail) and not scan.word_df(head)
-            ):
+            known_head, known_tail = scan.word_df(head) > 0, scan.word_df(tail) > 0
+            if (len(tail) >= 4 and known_head and not known_tail) or (
+                len(head) >= 4 and known_tail and not known_head
+            ) or (len(tail) >= 3 and known_head and known_tail):
                 out.append(a + k)
     return out
 
@@ -461,13 +523,23 @@ def _join_candidates(scan: Scan, u: int, a: int, b: int, base: int, add) -> None
             ends.add(end)
     if not ends:
         return
+    # A word of the line itself does not vouch for a join: cutting `crypto a` out of
+    # `Acrypto airdrop` rebuilds `airdrop`, not a word the splice broke.
+    own = {_bare(x) for x in text.lower().split()}
+    # Cuts inside the token, or at its start when it is glued to letters before it
+    # (`Sea|🎰free followers|rch`: the splice begins at the emoji).
+    heads = list(range(left[0] + 1, min(left[1], word_start + MAX_JOIN_HEAD)))
+    if left[0] > word_start:
+        heads.insert(0, _glued_symbols_before(text, left[0]))
     best: tuple[int, int, int] | None = None
-    for cut_a in range(left[0] + 1, min(left[1], word_start + MAX_JOIN_HEAD)):
+    for cut_a in heads:
         head = text[word_start:cut_a]
         if not head[-1:].isalpha():
             continue
         key = _bare(head.lower())
         for word in scan.words_with_prefix(key):
+            if word in own and scan.word_df(word) < 2:
+                continue
             tail = word[len(key):]
             for right_end in ends:
                 cut_b = right_end - len(tail)
@@ -475,10 +547,43 @@ def _join_candidates(scan: Scan, u: int, a: int, b: int, base: int, add) -> None
                     continue
                 if text[cut_b - 1].isspace() or _SENTENCE_PUNCT.search(text, cut_a, cut_b):
                     continue  # a splice is a keyword, not a stretch across clauses
-                if best is None or cut_b - cut_a < best[1] - best[0]:
+                if (best is None or cut_b - cut_a < best[1] - best[0]) and \
+                        _cut_is_foreign(scan, u, base, cut_a, cut_b):
                     best = (cut_a, cut_b, scan.word_df(word))
+    if best is None and scan.lexicon:
+        # No page word: a common word of the language, rejoined from the shortest cut (its
+        # fused_df is 0, which tells the scorer the page itself does not vouch for it).
+        for cut_a in heads:
+            head = text[word_start:cut_a]
+            if not head[-1:].isalpha():
+                continue
+            for right_end in ends:
+                for cut_b in range(max(cut_a + 3, right_end - MAX_JOIN_HEAD), right_end):
+                    if best is not None and cut_b - cut_a >= best[1] - best[0]:
+                        continue
+                    if text[cut_b - 1].isspace() or not text[cut_b].isalpha():
+                        continue
+                    word = _bare((head + text[cut_b:right_end]).lower())
+                    if len(word) > MIN_FUSED_CHARS and word in scan.lexicon and \
+                            word not in own and \
+                            not _SENTENCE_PUNCT.search(text, cut_a, cut_b) and \
+                            _cut_is_foreign(scan, u, base, cut_a, cut_b):
+                        best = (cut_a, cut_b, 0)
     if best is not None:
         add(u, best[0], best[1], KIND_JOIN, a, b, best[2])
+
+
+def _cut_is_foreign(scan: Scan, u: int, base: int, a: int, b: int) -> bool:
+    """Whether the whole tokens inside a join's cut are mostly words the rest of the page
+    does not use: a splice brings its own words, while cutting `l be free to atten` out of
+    `will be free to attend` (leaving `wild`) removes the page's own."""
+    w = scan.words
+    lo = int(np.searchsorted(w.first, base + a))
+    hi = int(np.searchsorted(w.first, base + b))
+    inside = [t for t in range(lo, hi) if w.unit[t] == u and w.last[t] <= base + b]
+    if not inside:
+        return True
+    return int((scan.df_other[inside] > 0).sum()) * 2 <= len(inside)
 
 
 SPAN_FEATURES = (
@@ -486,7 +591,8 @@ SPAN_FEATURES = (
     "at_start", "at_end", "tok_score_mean", "tok_score_max", "tok_score_min", "oov_share",
     "mixed_share", "foreign_share", "caps_share", "left_tok_score", "right_tok_score",
     "left_oov", "right_oov", "glued_left", "glued_right", "cut_in_word_left",
-    "cut_in_word_right", "span_spam", "rest_spam", "span_content", "unit_len", "has_url",
+    "cut_in_word_right", "span_spam", "unit_spam", "span_content", "unit_content", "unit_len",
+    "has_url", "enclosed", "title_case",
 )
 
 
@@ -588,7 +694,7 @@ _URLISH = re.compile(r"https?://|www\.|(?<=[A-Za-z0-9])\.(?:[a-z]{2,6})\b")
 TOKEN_TREES = 60
 _SHAPE_COLUMNS = [TOKEN_FEATURES.index(n) for n in
                   ("mixed", "caps_inside", "foreign", "glued_left", "glued_right")]
-UNIT_GATE = 0.1  # n-gram opinion of a token that makes its unit worth scanning
+UNIT_GATE = 0.02  # n-gram opinion of a token that makes its unit worth scanning
 
 
 # Transposed weights per fitted model, kept beside (not inside) the model so they are never
@@ -704,7 +810,7 @@ class SpanDetector(ClassifierMixin, BaseEstimator):
               text_scorer: object | None = None,
               sources: Sequence[bool] | None = None) -> tuple[Candidates, np.ndarray]:
         """Every candidate span of `texts` with its probability of being spliced spam."""
-        scan = Scan.of(texts, context, sources)
+        scan = Scan.of(texts, context, sources, getattr(self, "lexicon_", ()))
         dense, sparse = token_features(scan)
         token_score = self.token_scores(dense, sparse, scan.words.unit)
         cands = candidates(scan, token_score, self.token_threshold)

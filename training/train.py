@@ -30,12 +30,13 @@ import numpy as np
 from cleaner import __version__
 from cleaner.features import PageBatch
 from cleaner.model import DEFAULT_MODEL, build_pipeline, save_model
+from cleaner.spans import build_lexicon
 from cleaner.units import Unit
 from training.augment import cipher_records
 from training.evaluate import unit_report
 from training.io import default_data_dir, read_jsonl
 from training.train_spans import fit_span_detector
-from training.tune import span_report, tune_content_floor, tune_span_threshold
+from training.tune import MAX_ALTERED, span_report, tune_content_floor, tune_span_threshold
 
 VALID_BUCKETS = 5  # one page source in five is held out for validation
 CROP_SHARE = 0.3  # pages that also give a small page of themselves (`crop_records`)
@@ -158,6 +159,16 @@ def inject_validation(
     return list(inject_records(records, seed=seed, vocab=vocab, rate=rate, decoy_rate=DECOY_RATE))
 
 
+def validation_set(records: list[dict], n_folds: int, seed: int, rate: float,
+                   data_dir: Path | None, inject: bool = True) -> list[dict]:
+    """The validation pages of `records` (one page source in five), with ciphered copies
+    (thresholds tuned on English alone would cut into pages in any other script) and spam
+    from the vocabulary slice no training fold uses. The same for training and re-tuning."""
+    valid = [r for r in records if is_validation(r)]
+    valid += cipher_records(valid, CIPHER_SHARE, seed + 1)
+    return inject_validation(valid, n_folds, seed + 100, rate, data_dir) if inject else valid
+
+
 def to_xy(records: list[dict]) -> tuple[PageBatch, np.ndarray]:
     batch = PageBatch([record_units(r) for r in records])
     y = np.array([label for r in records for label in r["labels"]])
@@ -186,7 +197,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--learning-rate", type=float, default=0.15)
     parser.add_argument("--target-recall", type=float, default=0.97,
                         help="content characters the tuned content floor must keep")
-    parser.add_argument("--max-altered", type=float, default=0.0015,
+    parser.add_argument("--max-altered", type=float, default=MAX_ALTERED,
                         help="share of clean content lines the span threshold may alter")
     parser.add_argument("--limit", type=int, default=0, help="use only the first N records")
     parser.add_argument("--no-validation", dest="validate", action="store_false",
@@ -198,12 +209,14 @@ def main(argv: list[str] | None = None) -> int:
     if args.limit:
         records = records[: args.limit]
     train = [r for r in records if not (args.validate and is_validation(r))]
-    valid = [r for r in records if args.validate and is_validation(r)]
+    # Common words of the real training pages (before any copy or injection), which a split
+    # word may rejoin into when its page does not use it elsewhere.
+    lexicon = build_lexicon(
+        [u["text"] for u, label in zip(r["units"], r["labels"]) if label == "content"]
+        for r in train
+    )
     train += crop_records(train, CROP_SHARE, args.seed)
     train += cipher_records(train, CIPHER_SHARE, args.seed)
-    # Validation pages in other alphabets too: thresholds tuned on English alone would cut
-    # into pages in any other language.
-    valid += cipher_records(valid, CIPHER_SHARE, args.seed + 1)
     shared = args.shared or default_data_dir()
     groups = None
     folds: list[int] = []
@@ -211,9 +224,10 @@ def main(argv: list[str] | None = None) -> int:
         train, folds = inject_folds(train, args.folds, args.seed, args.inject_rate, shared)
         fold_of_unit = np.repeat(folds, [len(r["units"]) for r in train])
         groups = fold_of_unit
-        if valid:
-            valid = inject_validation(valid, args.folds, args.seed + 100, args.inject_rate,
-                                      shared)
+    valid = []
+    if args.validate:
+        valid = validation_set(records, args.folds, args.seed, args.inject_rate, shared,
+                               inject=args.inject)
     print(f"{len(train)} training pages, {len(valid)} validation pages "
           f"({time.time() - t0:.0f}s)", file=sys.stderr)
 
@@ -236,7 +250,8 @@ def main(argv: list[str] | None = None) -> int:
             return lambda texts: model.text_proba_of(texts, features)
         return lambda texts: model.text_proba_of(texts, features, fold=fold)
 
-    detector = fit_span_detector(train, folds_of_page, fold_scorer, args.seed)
+    detector = fit_span_detector(train, folds_of_page, fold_scorer, args.seed,
+                                 lexicon=lexicon)
     model.fit_spans(detector)
     model.drop_training_state()
     print(f"fitted the span detector ({time.time() - t0:.0f}s)", file=sys.stderr)

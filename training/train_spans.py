@@ -12,7 +12,7 @@ to trust a token score on spam whose words it has never seen, because that is ev
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 
 import numpy as np
 import scipy.sparse as sp
@@ -75,8 +75,11 @@ def fit_span_detector(
     fold_scorer: FoldScorer,
     seed: int = 0,
     log: Callable[[str], None] = lambda s: print(s, file=sys.stderr),
+    lexicon: Collection[str] = frozenset(),
 ) -> SpanDetector:
-    """Fit both stages of the detector on `records` (injected, labelled pages)."""
+    """Fit both stages of the detector on `records` (injected, labelled pages). `lexicon`:
+    common words of real pages (`cleaner.spans.build_lexicon`) that split words may rejoin
+    into; it ships inside the detector."""
     rng = np.random.default_rng(seed)
     pages = []
     for rec, fold in zip(records, folds):
@@ -84,7 +87,7 @@ def fit_span_detector(
         if ex is None:
             continue
         texts, gold = ex
-        scan = Scan.of(texts)
+        scan = Scan.of(texts, lexicon=lexicon)
         dense, sparse = token_features(scan)
         y = token_labels(scan, gold)
         pages.append((fold, texts, gold, scan, dense, sparse, y))
@@ -142,4 +145,5 @@ def fit_span_detector(
     n_gold = sum(len(g) for p in pages for g in p[2])
     log(f"spans: {len(y)} candidates, {int(y.sum())} exact of {n_gold} gold spans reachable")
     detector.fit(X, y)
+    detector.lexicon_ = frozenset(lexicon)
     return detector
