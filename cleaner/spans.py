@@ -333,7 +333,8 @@ def candidates(scan: Scan, token_score: np.ndarray, threshold: float,
             # Joins start at any unknown token of the run: the page's vocabulary, not the
             # token's score, is what vouches for them.
             for i in range(a, b):
-                _join_candidates(scan, u, i, min(hi, i + MAX_SPAN_TOKENS), base, add)
+                _join_candidates(scan, u, i, min(hi, i + MAX_SPAN_TOKENS), base, add,
+                                 use_lexicon=bool(token_score[i] >= edge_threshold))
             hot_in = [t for t in range(a, b) if token_score[t] >= edge_threshold]
             cuts = {t: _cuts(scan, t, base) for t in hot_in}
             for i in hot_in:
@@ -497,13 +498,16 @@ def _token_unit_ranges(token_unit: np.ndarray, n_units: int) -> list[tuple[int, 
     return list(zip(lo.tolist(), hi.tolist()))
 
 
-def _join_candidates(scan: Scan, u: int, a: int, b: int, base: int, add) -> None:  # noqa: ANN001
+def _join_candidates(scan: Scan, u: int, a: int, b: int, base: int, add,  # noqa: ANN001
+                     use_lexicon: bool = True) -> None:
     """Cuts from inside token `a` to inside a later unknown token (up to `b`) such that what
     is left on both sides fuses into one word the page's content uses elsewhere:
     `Chan|8k8 withdrawal|g'e` -> `Chang'e`. The shortest such cut wins.
 
     Looked up, not searched: for each head of token `a`, the page's words that start with it
-    give the tails to look for at the end of each later word.
+    give the tails to look for at the end of each later word. The words broken by a splice
+    are no words (`Chan8k8`, `withdrawalg'e`): a whole word of the lexicon at either edge
+    (`boils before reaching`) is not a splice.
     """
     w = scan.words
     text = scan.texts[u]
@@ -511,6 +515,10 @@ def _join_candidates(scan: Scan, u: int, a: int, b: int, base: int, add) -> None
         return  # a word the page uses elsewhere is not half of a splice
     left = (int(w.first[a]) - base, int(w.last[a]) - base)
     word_start = text.rfind(" ", 0, left[0] + 1) + 1
+    first_space = text.find(" ", left[0])
+    if _bare(text[word_start:len(text) if first_space < 0 else first_space].lower()) in \
+            scan.lexicon:
+        return
     ends = set()
     for t in range(a, min(b + 1, len(w))):
         if int(w.unit[t]) == u and scan.df_other[t] == 0:
@@ -520,7 +528,9 @@ def _join_candidates(scan: Scan, u: int, a: int, b: int, base: int, add) -> None
             end = len(text) if space < 0 else space
             while end > 0 and text[end - 1] in _PUNCT:
                 end -= 1
-            ends.add(end)
+            start = text.rfind(" ", 0, end) + 1
+            if _bare(text[start:end].lower()) not in scan.lexicon:
+                ends.add(end)
     if not ends:
         return
     # A word of the line itself does not vouch for a join: cutting `crypto a` out of
@@ -550,7 +560,7 @@ def _join_candidates(scan: Scan, u: int, a: int, b: int, base: int, add) -> None
                 if (best is None or cut_b - cut_a < best[1] - best[0]) and \
                         _cut_is_foreign(scan, u, base, cut_a, cut_b):
                     best = (cut_a, cut_b, scan.word_df(word))
-    if best is None and scan.lexicon:
+    if best is None and scan.lexicon and use_lexicon:
         # No page word: a common word of the language, rejoined from the shortest cut (its
         # fused_df is 0, which tells the scorer the page itself does not vouch for it).
         for cut_a in heads:

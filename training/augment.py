@@ -7,11 +7,12 @@ languages would lose their text. Two augmentations make such pages look ordinary
 * `cipher_records`: a page whose letters are all replaced through one random substitution,
   into a scrambled Latin, Cyrillic, Greek, Arabic, Hebrew, Georgian, Armenian or Devanagari
   alphabet, or whose words are all replaced, consistently, by made-up words of Hangul
-  syllables, of Han characters or of kana (the last two without spaces, as those languages
-  are written). Words keep their repeats and the page its punctuation and structure (a menu is
-  still short and repeated, an article still long and coherent), but its character n-grams
-  are of no language the model knows. Labels are unchanged: what is content stays content
-  whatever its script; only what is out of place on its own page is spam.
+  syllables, of Han characters, of kana, or of both as Japanese mixes them (the last three
+  without spaces, as those languages are written). Words keep their repeats and the page its
+  punctuation and structure (a menu is still short and repeated, an article still long and
+  coherent), but its character n-grams are of no language the model knows. Labels are
+  unchanged: what is content stays content whatever its script; only what is out of place on
+  its own page is spam.
 * `crop_records` (in `training.train`) makes small pages.
 
 Spam is injected after augmentation, so ciphered pages carry real-language spam like others.
@@ -41,6 +42,9 @@ SYLLABLES: dict[str, tuple[int, int, bool]] = {  # first code point, count, spac
     "han": (0x4E00, 20902, False),
     "kana": (0x3041, 86, False),
 }
+# Japanese writes content words in Han and grammatical ones in kana, so its lines change script
+# every few characters: a made-up Japanese draws each word from one or the other.
+MIXED = {"japanese": ("han", "kana")}
 _WORD = re.compile(r"[A-Za-z]+")
 _GLUE = re.compile(r"(?<=[\u3041-\u30ff\u4e00-\u9fff]) (?=[\u3041-\u30ff\u4e00-\u9fff])")
 
@@ -60,14 +64,20 @@ def _cipher(rng: random.Random) -> dict[int, str]:
 
 def _word_cipher(rng: random.Random) -> Callable[[str], str]:
     """A function rewriting text into made-up words of one syllabic or logographic script."""
-    name = rng.choice(sorted(SYLLABLES))
-    first, count, spaced = SYLLABLES[name]
-    pool = [chr(first + i) for i in rng.sample(range(count), min(count, 400))]
+    name = rng.choice(sorted([*SYLLABLES, *MIXED]))
+    scripts = MIXED.get(name, (name,))
+    pools = []
+    for script in scripts:
+        first, count, spaced = SYLLABLES[script]
+        pools.append([chr(first + i) for i in rng.sample(range(count), min(count, 400))])
+    spaced = all(SYLLABLES[script][2] for script in scripts)
     words: dict[str, str] = {}
 
     def word(m: re.Match) -> str:
         key = m.group().lower()
         if key not in words:
+            # short (grammatical) words from the last pool: kana in made-up Japanese
+            pool = pools[-1] if len(key) <= 3 else rng.choice(pools)
             n = 1 if len(key) <= 3 else rng.choice((2, 2, 3))
             words[key] = "".join(rng.choice(pool) for _ in range(n))
         return words[key]
