@@ -68,7 +68,7 @@ def _word_cipher(rng: random.Random) -> Callable[[str], str]:
     scripts = MIXED.get(name, (name,))
     pools = []
     for script in scripts:
-        first, count, spaced = SYLLABLES[script]
+        first, count, _ = SYLLABLES[script]
         pools.append([chr(first + i) for i in rng.sample(range(count), min(count, 400))])
     spaced = all(SYLLABLES[script][2] for script in scripts)
     words: dict[str, str] = {}
