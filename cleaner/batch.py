@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from cleaner.errors import CleanerError, ModelError
+from cleaner.errors import CleanerError, CodedError, ModelError
 from cleaner.parts import PartStore, ResumeError
 from cleaner.readers import WARC_FIELDS, InputError, Inputs, Item, ReadStats, read_items
 from cleaner.result import Result
@@ -73,16 +73,8 @@ class CleanerLike(Protocol):
     ) -> Result: ...
 
 
-class RecordError(CleanerError):
+class RecordError(CodedError):
     """A request or record that is not a cleanable page; `code` says which way it is wrong."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        # Exceptions pickle through `args`; keep the code when one crosses a process boundary.
-        return (type(self), (self.code, str(self)))
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,6 +9,18 @@ class CleanerError(Exception):
     code = "error"
 
 
+class CodedError(CleanerError):
+    """An error whose code is chosen per instance (which limit, which way a record is wrong)."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+    def __reduce__(self) -> tuple[object, ...]:
+        # Exceptions pickle through `args`; keep the code when one crosses a process boundary.
+        return (type(self), (self.code, str(self)))
+
+
 class EmptyPageError(CleanerError):
     """The page has no text to clean (empty, or only whitespace/markup)."""
 

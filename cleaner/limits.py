@@ -26,19 +26,12 @@ import re
 import time
 from dataclasses import dataclass
 
-from cleaner.errors import CleanerError
+from cleaner.errors import CodedError
 from cleaner.segment import BLOCK_TAGS
 
 
-class LimitError(CleanerError):
+class LimitError(CodedError):
     """A page or request over a configured limit; `code` names the limit."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-
-    def __reduce__(self) -> tuple[object, ...]:
-        return (type(self), (self.code, str(self)))
 
 
 @dataclass(frozen=True, slots=True)

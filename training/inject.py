@@ -1142,7 +1142,9 @@ _FARM_PREFIX = ("Links: ", "Partners: ", "友情链接：", "Tags: ", "Related s
                 "Liên kết: ", "관련 검색어: ", "Tautan: ", "Ссылки: ", "Etiquetas: ", "")
 
 
-def _inj_link_farm(ctx: _Ctx) -> dict | None:
+def farm_anchors(ctx: _Ctx) -> tuple[list[str], list[str]]:
+    """The anchors of a link farm (keywords, domains, brands) and their families; the text and
+    the HTML injectors lay them out their own way."""
     rng = ctx.rng
     anchors: list[str] = []
     fams: list[str] = []
@@ -1159,6 +1161,12 @@ def _inj_link_farm(ctx: _Ctx) -> dict | None:
             f = [f1]
         anchors.append(a)
         fams.extend(x for x in f if x not in fams)
+    return anchors, fams
+
+
+def _inj_link_farm(ctx: _Ctx) -> dict | None:
+    rng = ctx.rng
+    anchors, fams = farm_anchors(ctx)
     sep = rng.choice(_FARM_SEPS)
     text = sep.join(anchors)
     if rng.random() < 0.25:

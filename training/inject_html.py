@@ -73,6 +73,7 @@ from training.inject import (
     _pick_promo,
     _promo_lang,
     _promo_sentence,
+    farm_anchors,
     guess_lang,
 )
 
@@ -540,21 +541,7 @@ def _inj_link_farm(page: _Page) -> HtmlInjection | None:
     rng, ctx = page.rng, page.ctx
     if page.article.headline is None and not page.article.paragraphs:
         return None
-    anchors: list[str] = []
-    fams: list[str] = []
-    for _ in range(rng.randint(4, 28)):
-        r = rng.random()
-        if r < 0.35:
-            a, f, _ = _make_keyword(rng, ctx.vocab, ctx.camp.brand if rng.random() < 0.3
-                                    else None, decorate=False)
-        elif r < 0.7:
-            a, f1 = _make_domain(rng, ctx.vocab, _pick_brand(rng, ctx.vocab)[0])
-            f = [f1]
-        else:
-            a, f1 = _pick_brand(rng, ctx.vocab)
-            f = [f1]
-        anchors.append(a)
-        fams.extend(x for x in f if x not in fams)
+    anchors, fams = farm_anchors(ctx)
     sep = rng.choice(_FARM_SEPS)
     prefix = rng.choice(_FARM_PREFIX) if rng.random() < 0.25 else ""
     node = _element(page, rng.choice(("div", "div", "p")),
