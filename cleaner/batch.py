@@ -461,7 +461,7 @@ def _model_digest(cleaner: CleanerLike | None, model_path: str | os.PathLike[str
     its manifest vouches for (a missing manifest fails the load later, with its own message)."""
     if cleaner is not None:
         return cleaner.manifest.get("sha256") or cleaner.manifest.get("version")
-    from cleaner.model import DEFAULT_MODEL, manifest_path
+    from cleaner.artifact import DEFAULT_MODEL, manifest_path
 
     path = Path(model_path) if model_path is not None else DEFAULT_MODEL
     try:

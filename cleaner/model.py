@@ -17,7 +17,6 @@ training opinions are out-of-fold too.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 from typing import Any
@@ -30,13 +29,12 @@ from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.linear_model import SGDClassifier
 from sklearn.pipeline import Pipeline
 
+from cleaner.artifact import DEFAULT_MODEL, manifest_path, sha256_file
 from cleaner.errors import ModelError
 from cleaner.features import FEATURE_NAMES, FeatureMatrix, UnitFeatures, ngram_matrix
 from cleaner.spans import SpanDetector, linear_proba
 from cleaner.units import LABELS
 
-MODEL_DIR = Path(__file__).parent / "models"
-DEFAULT_MODEL = MODEL_DIR / "default.joblib"
 CONTEXT_OFFSETS = (-2, -1, 1, 2)
 CONTEXT_WINDOWS = (3, 10, 30)
 REVISION_OFFSETS = (-3, -2, -1, 1, 2, 3)
@@ -239,18 +237,6 @@ class StackedUnitClassifier(ClassifierMixin, BaseEstimator):
 def build_pipeline(**params: Any) -> Pipeline:
     """The untrained pipeline; `params` go to the classifier."""
     return Pipeline([("features", UnitFeatures()), ("model", StackedUnitClassifier(**params))])
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def manifest_path(model_path: Path) -> Path:
-    return Path(model_path).with_suffix(".json")
 
 
 def save_model(pipeline: Pipeline, path: Path, manifest: dict[str, Any]) -> dict[str, Any]:

@@ -66,7 +66,7 @@ def result_schema() -> Any:
 
 def model_payload(model_path: str | os.PathLike[str] | None = None) -> dict[str, Any]:
     """The model's bytes and manifest: what is broadcast to the executors."""
-    from cleaner.model import DEFAULT_MODEL, manifest_path
+    from cleaner.artifact import DEFAULT_MODEL, manifest_path
 
     path = Path(model_path) if model_path is not None else DEFAULT_MODEL
     try:

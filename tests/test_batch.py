@@ -299,3 +299,17 @@ def test_resume_refuses_another_runs_parts(
     assert "discarded" in capsys.readouterr().err
     assert not partial_dir(out).exists()
     assert [r["id"] for r in read_jsonl(out)] == list(range(13))
+
+
+def test_parent_of_workers_never_imports_scikit_learn() -> None:
+    """With workers, the parent only reads and writes: importing scikit-learn there would add
+    two seconds of start-up before the first worker begins (the forkserver loads the model)."""
+    code = (
+        "import sys, cleaner, cleaner.batch, cleaner.cli, cleaner.spark\n"
+        "from cleaner.batch import _model_digest\n"
+        "assert _model_digest(None, None)\n"
+        "assert 'sklearn' not in sys.modules, 'sklearn imported'\n"
+        "from cleaner import Result, clean\n"
+        "assert clean(text='A short page about rivers and the fish living in them.').text\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
