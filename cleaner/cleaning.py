@@ -6,6 +6,8 @@ only puts them in order.
 from __future__ import annotations
 
 import threading
+from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -80,7 +82,7 @@ class Cleaner:
         labels = decide(proba, self.content_floor)
         fields = self.judge_fields(units, labels, proba)
         lines = repair_units(units, labels, proba, fields, self._spans, self._score_text,
-                             apply=repair)
+                             lambda texts: self.relabel(units, texts), apply=repair)
         return assemble(page, lines, self.version)
 
     @property
@@ -131,6 +133,13 @@ class Cleaner:
                 ))
                 pos += 1
         return out
+
+    def relabel(self, units: list[Unit], texts: Mapping[int, str]) -> np.ndarray:
+        """Probabilities of the units `texts` names (in index order), the page labelled again
+        with their text replaced: page-relative features change with the text."""
+        changed = [replace(u, text=texts[i]) if i in texts else u for i, u in enumerate(units)]
+        X = self._features.transform(PageBatch([changed]))
+        return self._model.predict_proba(X, rows=np.array(sorted(texts)))
 
     def _score_text(self, texts: list[str]) -> np.ndarray:
         """The unit text model's opinion of stretches of lines (for the span detector)."""

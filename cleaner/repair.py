@@ -28,35 +28,43 @@ def repair_units(
     fields: Mapping[int, list[Field]],
     detector: SpanDetector | None,
     text_scorer: Callable[[list[str]], np.ndarray] | None,
+    relabel: Callable[[Mapping[int, str]], np.ndarray] | None = None,
     apply: bool = True,
 ) -> list[Line]:
     """Audit lines for every unit; content units get their spliced spam excised (or, with
     `apply=False`, only marked).
 
     A separated line with both content and spam fields (`real headline | keyword | date`) is
-    content: its content fields are kept and the others cut out as spans.
+    content, unless the model is sure the whole line is spam: its content fields are kept and
+    the others cut out as spans.
+
+    `relabel` gives the model's probabilities for some units of the page with their text
+    replaced (in the order of their indices): how a long spam line with spans in it is judged
+    once the spans are gone.
     """
     labels = list(labels)
     field_spans: dict[int, list[Span]] = {}
     for i, fs in fields.items():
-        if any(f.label == "spam" for f in fs) and any(_real_field(f) for f in fs):
+        sure_spam = labels[i] == "spam" and proba[i, _SPAM] >= FIELD_RESCUE_MAX_SPAM
+        if not sure_spam and any(f.label == "spam" for f in fs) and any(map(_real_field, fs)):
             labels[i] = "content"
             field_spans[i] = _field_cuts(units[i].text, fs)
     content = [i for i, lab in enumerate(labels) if lab == "content"]
     # A long spam line may be a real paragraph with a promo glued to it: scanned too, and
-    # kept when cutting the spans leaves text the text model calls content.
+    # kept when what is left once the spans are cut is content. Not a separated line: its
+    # fields were judged already, and a spam byline minus its keyword is still spam.
     rescue = [i for i, lab in enumerate(labels)
-              if lab == "spam" and len(units[i].text) >= RESCUE_MIN_CHARS]
+              if lab == "spam" and len(units[i].text) >= RESCUE_MIN_CHARS and i not in fields]
     found: dict[int, list[Span]] = {}
     scanned = content + rescue
     if detector is not None and scanned:
         spans = detector.find([units[i].text for i in scanned], text_scorer=text_scorer,
                               sources=[lab == "content" for lab in (labels[i] for i in scanned)])
         found = {i: s for i, s in zip(scanned, spans) if s}
+        for i in _rescued(units, {i: found[i] for i in rescue if i in found}, relabel):
+            labels[i] = "content"
         for i in rescue:
-            if i in found and _is_real_text(units[i].text, found[i], text_scorer):
-                labels[i] = "content"
-            else:
+            if labels[i] != "content":
                 found.pop(i, None)
     lines = []
     for i, (u, label, p) in enumerate(zip(units, labels, proba)):
@@ -74,17 +82,33 @@ def repair_units(
 
 RESCUE_MIN_CHARS = 80
 RESCUE_MIN_SHARE = 0.4  # of the line that must remain
-RESCUE_MIN_CONTENT = 0.5  # P(content) of what remains, by the text model
+RESCUE_MIN_CONTENT = 0.5  # P(content) of what remains, with the rest of the page around it
 
 
-def _is_real_text(text: str, spans: Sequence[Span],
-                  text_scorer: Callable[[list[str]], np.ndarray] | None) -> bool:
-    rest = apply_spans(text, spans)
-    if len(rest) < RESCUE_MIN_SHARE * len(text.strip()) or text_scorer is None:
-        return False
-    return float(text_scorer([rest])[0, LABELS.index("content")]) >= RESCUE_MIN_CONTENT
+def _rescued(units: Sequence[Unit], spans: Mapping[int, list[Span]],
+             relabel: Callable[[Mapping[int, str]], np.ndarray] | None) -> list[int]:
+    """The spam lines that are real text once their spans are cut out.
+
+    Judged by the whole model with the page around the remainder, not by the text model
+    alone: a promo paragraph stripped of its brand and domain still reads like a sentence,
+    but it still fits nothing else on the page.
+    """
+    rests = {}
+    for i, s in spans.items():
+        rest = apply_spans(units[i].text, s)
+        if len(rest) >= RESCUE_MIN_SHARE * len(units[i].text.strip()):
+            rests[i] = rest
+    if not rests or relabel is None:
+        return []
+    content = relabel(rests)[:, LABELS.index("content")]
+    return [i for i, p in zip(sorted(rests), content.tolist()) if p >= RESCUE_MIN_CONTENT]
 
 
+# A line the model is this sure is spam stays spam whatever its fields look like: an injected
+# byline (`unrelated headline | keyword | date`) has a headline-shaped field that, judged alone,
+# reads as content.
+FIELD_RESCUE_MAX_SPAM = 0.9
+_SPAM = LABELS.index("spam")
 FIELD_MIN_CHARS = 20  # a field that can carry a line by itself: a headline, not a keyword
 FIELD_MIN_CONTENT = 0.5
 

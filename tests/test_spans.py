@@ -163,3 +163,27 @@ def test_an_article_about_gambling_is_not_cut() -> None:
 def test_a_keyword_glued_between_words_is_excised(spliced: str, original: str) -> None:
     result = clean(text=page([*ARTICLE[:2], spliced, *ARTICLE[2:]]))
     assert line_of(result, spliced).clean_text == original
+
+
+INJECTED_BYLINE = ("Ten best budget cameras for travel photographers this year · 北京赛车pk10 · "
+                   "Published: 2024-07-20")
+
+
+def test_an_injected_byline_is_dropped_whole_not_kept_for_its_headline_field() -> None:
+    """`unrelated headline | keyword | date` where the byline was: the headline-shaped field
+    reads as content on its own, but the line is spam, as on the example page."""
+    result = clean(text=page([ARTICLE[0], INJECTED_BYLINE, *ARTICLE[1:]]))
+    line = line_of(result, INJECTED_BYLINE)
+    assert line.label == "spam" and line.clean_text is None
+    assert "cameras" not in result.text
+    assert [f.text for f in line.fields][1] == "北京赛车pk10"  # the fields stay in the audit
+
+
+def test_a_promo_paragraph_is_not_kept_for_what_is_left_without_its_brand() -> None:
+    promo = ("Check today's jackpot results at Spinz77 and claim your prize at spinz77.top. "
+             "Get 50 free spins instantly, cheap and safe at www.spinz77.top today.")
+    result = clean(text=page([*ARTICLE[:2], promo, *ARTICLE[2:]]))
+    assert line_of(result, promo).clean_text is None
+    assert "jackpot" not in result.text
+    for p in ARTICLE[1:]:
+        assert p in result.text
