@@ -28,7 +28,7 @@ def repair_units(
     fields: Mapping[int, list[Field]],
     detector: SpanDetector | None,
     text_scorer: Callable[[list[str]], np.ndarray] | None,
-    relabel: Callable[[Mapping[int, str]], np.ndarray] | None = None,
+    relabel: Callable[[Mapping[int, str]], np.ndarray] | None,
     apply: bool = True,
 ) -> list[Line]:
     """Audit lines for every unit; content units get their spliced spam excised (or, with
