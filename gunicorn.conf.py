@@ -47,7 +47,12 @@ threads = int(os.environ.get("CLEANER_THREADS", "4"))
 preload_app = True
 timeout = int(os.environ.get("CLEANER_TIMEOUT", "120"))
 graceful_timeout = int(os.environ.get("CLEANER_GRACEFUL_TIMEOUT", "30"))
-keepalive = int(os.environ.get("CLEANER_KEEPALIVE", "5"))
+# Keep-alive off by default: a gthread worker serves every request of a connection it accepted,
+# so a few persistent clients (a proxy, a batch job, wrk) can all land on one worker while the
+# other idles. Measured with benchmarks/load.py's pages, 8 connections, 2 workers, eight 10 s runs:
+# keep-alive 5 s gave 16-45 req/s (a run's connections split unevenly), 0 gave 38-44. A new
+# connection per request costs well under a millisecond on a page that costs tens.
+keepalive = int(os.environ.get("CLEANER_KEEPALIVE", "0"))
 # Recycling workers now and then bounds slow leaks (e.g. in native parsers); with preload a new
 # worker is a fork of the master, so it costs milliseconds. 0 disables it.
 max_requests = int(os.environ.get("CLEANER_MAX_REQUESTS", "10000"))
