@@ -72,7 +72,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         "CLEANER_MAX_REQUESTS": "0",  # no recycling: a changed pid means a dead worker
         "PYTHONPATH": str(REPO),
     }
-    for var in ("CLEANER_API_KEY", "CLEANER_API_KEY_FILE", "PROMETHEUS_MULTIPROC_DIR"):
+    for var in ("CLEANER_API_KEY", "CLEANER_API_KEY_FILE", "CLEANER_KEEPALIVE",
+                "PROMETHEUS_MULTIPROC_DIR"):
         env.pop(var, None)
     with open(log, "wb") as out:
         proc = subprocess.Popen(
@@ -178,5 +179,21 @@ def test_over_the_body_limit_is_refused_before_the_body_is_read(server: Server) 
         response = conn.getresponse()
         assert response.status == 413
         assert json.loads(response.read())["error"]["code"] == "too_large"
+    finally:
+        conn.close()
+
+
+def test_connections_are_not_kept_alive_by_default(server: Server) -> None:
+    """A gthread worker serves every request of a connection it accepted: with keep-alive, a
+    few persistent clients can pin one worker while the other idles (docs/benchmarks.md,
+    "Service load"). Each answer closes its connection, so the next request goes to whichever
+    worker accepts it."""
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=ANSWER_BOUND_S)
+    try:
+        conn.request("GET", "/healthz", headers={"Connection": "keep-alive"})
+        response = conn.getresponse()
+        response.read()
+        assert response.status == 200
+        assert response.getheader("Connection", "").lower() == "close"
     finally:
         conn.close()
