@@ -30,7 +30,7 @@ import bisect
 import re
 import weakref
 from collections.abc import Collection, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import scipy.sparse as sp
@@ -65,6 +65,7 @@ class Scan:
     lexicon: Collection[str] = ()  # common words (see `SpanDetector.lexicon_`)
     _words: dict[str, int] | None = None
     _sorted: list[str] | None = None
+    _own: dict[int, frozenset[str]] = field(default_factory=dict)
 
     @classmethod
     def of(cls, texts: Sequence[str], context: Sequence[str] = (),
@@ -109,6 +110,13 @@ class Scan:
             self.word_df("")
             self._sorted = sorted(w for w in self._words or {} if len(w) >= MIN_FUSED_CHARS)
         return _with_prefix(self._sorted, prefix)
+
+    def own_words(self, u: int) -> frozenset[str]:
+        """The words of scanned unit `u` itself (lowercased, bare): asked for every token of
+        a suspect run, so made once per unit."""
+        if u not in self._own:
+            self._own[u] = frozenset(_bare(x) for x in self.texts[u].lower().split())
+        return self._own[u]
 
     def word_df(self, word: str) -> int:
         """Content units of the page using `word` as a whole word (apostrophes and hyphens
@@ -535,7 +543,7 @@ def _join_candidates(scan: Scan, u: int, a: int, b: int, base: int, add,  # noqa
         return
     # A word of the line itself does not vouch for a join: cutting `crypto a` out of
     # `Acrypto airdrop` rebuilds `airdrop`, not a word the splice broke.
-    own = {_bare(x) for x in text.lower().split()}
+    own = scan.own_words(u)
     # Cuts inside the token, or at its start when it is glued to letters before it
     # (`Sea|🎰free followers|rch`: the splice begins at the emoji).
     heads = list(range(left[0] + 1, min(left[1], word_start + MAX_JOIN_HEAD)))

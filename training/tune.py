@@ -16,13 +16,19 @@ Run as a script, it re-tunes the span threshold of a trained model in place (no 
 
 from __future__ import annotations
 
+import argparse
+import json
+import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 import numpy as np
 
+from cleaner.model import load_model, save_model
 from cleaner.repair import apply_spans
 from cleaner.spans import SpanDetector, select
 from cleaner.units import LABELS
+from training.io import default_data_dir, read_jsonl
 from training.train_spans import page_examples
 
 # Pages the model has never seen alter several times the validation share (2-10x in
@@ -113,14 +119,7 @@ def _span(text: str, a: int, b: int):  # noqa: ANN202
 def main(argv: list[str] | None = None) -> int:
     """Re-tune the span threshold of a saved model on the validation pages of its training
     data and write the model back with its manifest."""
-    import argparse
-    import json
-    import sys
-    from pathlib import Path
-
-    from cleaner.model import load_model, save_model
-    from training.io import default_data_dir, read_jsonl
-    from training.train import validation_set
+    from training.train import validation_set  # training.train imports this module
 
     parser = argparse.ArgumentParser(prog="python -m training.tune",
                                      description=main.__doc__.split("\n\n")[0])
