@@ -9,10 +9,13 @@ Detection runs in two learned stages, both trained on the offsets the injection 
 records (`training/inject.py`), and both looking at what makes a stretch of text out of place
 *on its page* rather than at any list of brands:
 
-1. Every token of the scanned (content) units gets a score from a linear model over cheap
-   features: does the rest of the article use the word, its shape (digits inside letters,
-   capitals inside a word), its script against the unit's, whether it is glued to its
-   neighbour, and hashed character n-grams of the token and its neighbours.
+1. Every token of the scanned (content) units gets a score from small trees over cheap
+   features: does the rest of the article use the word, is it a common word of the language
+   (the lexicon), its shape (digits inside letters, capitals inside a word), its script
+   against the unit's and the page's, whether it is glued to its neighbour or to a symbol,
+   whether it pairs with its neighbours as real text does and they pair without it (common
+   word pairs), and a linear model's opinion of hashed character n-grams of the token and its
+   neighbours.
 2. Candidate spans are built from runs of high-scoring tokens (with variants one token longer
    or shorter), from sentences at either end of a unit, and from cuts that fuse two stretches
    into a word the page uses (`Chan` + `g'e` = `Chang'e`). A gradient-boosted model scores each
@@ -63,18 +66,46 @@ class Scan:
     df_other: np.ndarray
     all_texts: list[str]  # scanned units and context
     lexicon: Collection[str] = ()  # common words (see `SpanDetector.lexicon_`)
+    bigrams: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.uint64))
     _words: dict[str, int] | None = None
     _sorted: list[str] | None = None
     _own: dict[int, frozenset[str]] = field(default_factory=dict)
+    _in_lexicon: np.ndarray | None = None
+    _in_language: bool | None = None
+
+    def in_lexicon(self) -> np.ndarray:
+        """Whether each token is a word of the lexicon (words of at least MIN_FUSED_CHARS
+        letters only), made once per scan."""
+        if self._in_lexicon is None:
+            w = self.words
+            hashes = lexicon_hashes(self.lexicon)
+            found = np.zeros(len(w), dtype=bool)
+            if len(hashes):
+                pos = np.minimum(np.searchsorted(hashes, w.hash), len(hashes) - 1)
+                found = hashes[pos] == w.hash
+            self._in_lexicon = (w.n_letters >= MIN_FUSED_CHARS) & found
+        return self._in_lexicon
+
+    def in_lexicon_language(self) -> bool:
+        """Whether the page is in the language of the lexicon and of the word pairs (most of
+        its long words are lexicon words): elsewhere no pair is known, which says nothing
+        about a splice, so pair features are left out (-1) rather than all "unknown"."""
+        if self._in_language is None:
+            long_word = self.words.n_letters >= MIN_FUSED_CHARS
+            self._in_language = bool(long_word.any()) and bool(
+                self.in_lexicon()[long_word].mean() >= PAIRS_MIN_LEXICON_SHARE)
+        return self._in_language
 
     @classmethod
     def of(cls, texts: Sequence[str], context: Sequence[str] = (),
-           sources: Sequence[bool] | None = None, lexicon: Collection[str] = ()) -> Scan:
+           sources: Sequence[bool] | None = None, lexicon: Collection[str] = (),
+           bigrams: np.ndarray | None = None) -> Scan:
         """`texts` are scanned; `context` are further content units of the page that only
         contribute vocabulary. `sources` says which scanned texts contribute vocabulary too
         (default: all); a line suspected of spam must not vouch for its own keyword.
         `lexicon`: words common across many pages, which a split word may also rejoin into
-        when the page itself never uses it (`Sugg|buy instagram followers|ested`)."""
+        when the page itself never uses it (`Sugg|buy instagram followers|ested`).
+        `bigrams`: hashes of word pairs common across many pages (`build_bigrams`)."""
         # Only the head of a huge line is scanned (a 10 MB "line" is junk, and scanning all of
         # it would cost memory in proportion); spans found there keep their offsets.
         texts = [t[:MAX_SCAN_CHARS] for t in texts]
@@ -102,7 +133,9 @@ class Scan:
         else:
             df_other = np.zeros(0, dtype=np.int64)
         vocab_texts = [t for t, src in zip(texts + context, is_source) if src]
-        return cls(texts, text, words, df_other, vocab_texts, lexicon)
+        if bigrams is None:
+            bigrams = np.zeros(0, dtype=np.uint64)
+        return cls(texts, text, words, df_other, vocab_texts, lexicon, bigrams)
 
     def words_with_prefix(self, prefix: str) -> list[str]:
         """The page's words (of at least MIN_FUSED_CHARS) that start with `prefix`."""
@@ -161,6 +194,72 @@ def build_lexicon(texts_per_page: Iterable[Iterable[str]], min_pages: int = 3,
     return frozenset(common[:max_words])
 
 
+def pair_hashes(first: np.ndarray, second: np.ndarray) -> np.ndarray:
+    """Hashes of token pairs (`textstats.Words.hash` of each side), order-sensitive."""
+    with np.errstate(over="ignore"):
+        return ts._mix(first * ts._P3 + second + np.uint64(7))
+
+
+def build_bigrams(texts_per_page: Iterable[Sequence[str]], min_pages: int = 3) -> np.ndarray:
+    """Sorted hashes of the pairs of adjacent tokens that at least `min_pages` pages use in
+    their content: `researchers demonstrated`, `is home`. Whether the words either side of a
+    candidate form such a pair once it is cut out says whether the text around it was one
+    sentence before the splice, in any brand's case. Built from real content only."""
+    per_page = []
+    for texts in texts_per_page:
+        texts = list(texts)
+        if not texts:
+            continue
+        text = ts.PageText.of(texts)
+        w = ts.Words.of(text, ts.fold(text))
+        same = w.unit[1:] == w.unit[:-1]
+        per_page.append(np.unique(pair_hashes(w.hash[:-1][same], w.hash[1:][same])))
+    if not per_page:
+        return np.zeros(0, dtype=np.uint64)
+    pairs, pages = np.unique(np.concatenate(per_page), return_counts=True)
+    return pairs[pages >= min_pages]
+
+
+def _known_pair(scan: Scan, left: np.ndarray, right: np.ndarray) -> np.ndarray:
+    """1 where tokens `left[i]` and `right[i]` (indices into the scan's tokens) are of one
+    unit and form a common pair, 0 where they do not, -1 where either is missing."""
+    w = scan.words
+    n = len(w)
+    out = np.full(len(left), -1.0)
+    if not scan.in_lexicon_language():
+        return out
+    ok = (left >= 0) & (right < n) & (right > left)
+    ok[ok] &= w.unit[left[ok]] == w.unit[right[ok]]
+    if ok.any():
+        h = pair_hashes(w.hash[left[ok]], w.hash[right[ok]])
+        b = scan.bigrams
+        pos = np.minimum(np.searchsorted(b, h), max(len(b) - 1, 0))
+        out[ok] = (b[pos] == h).astype(np.float64) if len(b) else 0.0
+    return out
+
+
+PAIRS_MIN_LEXICON_SHARE = 0.5  # English pages: 0.8-0.9; German or ciphered pages: far less
+_LEXICON_HASHES: dict[int, tuple[Collection[str], np.ndarray]] = {}
+
+
+def lexicon_hashes(lexicon: Collection[str]) -> np.ndarray:
+    """Sorted token hashes (`textstats.Words.hash`) of the lexicon's one-token words, so a
+    page's tokens are looked up in it without making a string of each. Made once per lexicon
+    (it ships inside the detector, one or two per process)."""
+    got = _LEXICON_HASHES.get(id(lexicon))
+    if got is not None and got[0] is lexicon:
+        return got[1]
+    plain = [x for x in lexicon if x.isalpha()]
+    hashes = np.zeros(0, dtype=np.uint64)
+    if plain:
+        text = ts.PageText.of([" ".join(sorted(plain))])
+        hashes = np.unique(ts.Words.of(text, ts.fold(text)).hash)
+    if len(_LEXICON_HASHES) >= 4:
+        _LEXICON_HASHES.clear()
+    _LEXICON_HASHES[id(lexicon)] = (lexicon, hashes)
+    return hashes
+
+
 def _bare(word: str) -> str:
     return word.strip(_PUNCT)
 
@@ -171,7 +270,8 @@ _WORD_FIELDS = ("first", "last", "unit", "hash", "n_digits", "n_letters", "n_upp
 TOKEN_FEATURES = (
     "oov", "log_df", "len", "mixed", "digits_only", "upper_share", "caps_inside", "foreign",
     "no_space_script", "glued_left", "glued_right", "first_in_unit", "last_in_unit",
-    "unit_oov_share", "unit_len",
+    "unit_oov_share", "unit_len", "in_lexicon", "unit_lexicon_share", "foreign_to_page",
+    "symbol_left", "symbol_right", "pair_prev_known", "pair_next_known", "pair_skip_known",
 )
 TOKEN_CONTEXT = (-2, -1, 1, 2)
 
@@ -197,6 +297,23 @@ def token_features(scan: Scan) -> tuple[np.ndarray, sp.csr_matrix]:
                              weights=lengths[has_script], minlength=n_units * n_s)
         unit_script = counts.reshape(n_units, n_s).argmax(axis=1)
     foreign = (has_script & (w.script != unit_script[w.unit])).astype(np.float64)
+    # Against the page's script too: a promo longer than the sentence it is glued to sets
+    # the unit's script itself (`Take time. купить диплом любого вуза...`).
+    page_script = np.bincount(w.script[has_script], weights=lengths[has_script],
+                              minlength=len(ts.SCRIPTS) + 1).argmax() if has_script.any() else 0
+    foreign_page = (has_script & (w.script != page_script)).astype(np.float64)
+    # An emoji or a star glued to a word (`💰cheap`, `★free followers★`): what a keyword
+    # wears to catch the eye, and what running text almost never does.
+    symbol = text.cls == ts.C_SYMBOL
+    symbol_left = symbol[np.maximum(w.first - 1, 0)].astype(np.float64)
+    symbol_right = symbol[np.minimum(w.last, len(symbol) - 1)].astype(np.float64)
+    # A common word of the language (`online`, `cheap`) against a word no page uses
+    # (`togel`, `bicho`): topical vocabulary of other languages is what spam brings. The
+    # unit's own share says how far that holds on this page (it is low on a German page).
+    long_word = w.n_letters >= MIN_FUSED_CHARS
+    in_lex = scan.in_lexicon().astype(np.float64)
+    unit_lex = np.bincount(w.unit, weights=in_lex, minlength=n_units) / np.maximum(
+        np.bincount(w.unit, weights=long_word.astype(np.float64), minlength=n_units), 1)
     seam = np.zeros(len(text.cls), dtype=bool)
     seam[1:] = (text.cls[1:] == ts.C_UPPER) & (text.cls[:-1] == ts.C_LOWER)
     seam_pos = np.flatnonzero(seam)
@@ -224,7 +341,13 @@ def token_features(scan: Scan) -> tuple[np.ndarray, sp.csr_matrix]:
         ((w.n_digits > 0) & (w.n_letters > 0)).astype(np.float64),
         (w.n_letters == 0).astype(np.float64), w.n_upper / np.maximum(lengths, 1), caps_inside,
         foreign, np.isin(w.script, list(ts.NO_SPACE_SCRIPTS)).astype(np.float64), glued_left,
-        glued_right, first_in, last_in, unit_oov[w.unit], unit_len[w.unit],
+        glued_right, first_in, last_in, unit_oov[w.unit], unit_len[w.unit], in_lex,
+        unit_lex[w.unit], foreign_page, symbol_left, symbol_right,
+        # Fluency: whether the token pairs with its neighbours as real text does, and whether
+        # its neighbours pair with each other without it (a keyword glued between words).
+        _known_pair(scan, np.arange(n) - 1, np.arange(n)),
+        _known_pair(scan, np.arange(n), np.arange(n) + 1),
+        _known_pair(scan, np.arange(n) - 1, np.arange(n) + 1),
     ])
     cols = [base]
     for off in TOKEN_CONTEXT:
@@ -343,6 +466,14 @@ def candidates(scan: Scan, token_score: np.ndarray, threshold: float,
             for i in range(a, b):
                 _join_candidates(scan, u, i, min(hi, i + MAX_SPAN_TOKENS), base, add,
                                  use_lexicon=bool(token_score[i] >= edge_threshold))
+            if b - a > MAX_SPAN_TOKENS:
+                # A word of a script written without spaces is one token per character
+                # (`หวยออนไลน์`): the whole glued stretch, however long, is one candidate.
+                for x, y in _no_space_runs(scan, a, b, base):
+                    add(u, _glued_symbols_before(text, x), _glued_symbols_after(text, y),
+                        KIND_RUN, a, b)
+                    if _encloses(text, x, y):
+                        add(u, x - 1, y + 1, KIND_RUN, a, b)
             hot_in = [t for t in range(a, b) if token_score[t] >= edge_threshold]
             cuts = {t: _cuts(scan, t, base) for t in hot_in}
             for i in hot_in:
@@ -500,6 +631,25 @@ def _cuts(scan: Scan, t: int, base: int) -> list[int]:
     return out
 
 
+def _no_space_runs(scan: Scan, a: int, b: int, base: int) -> list[tuple[int, int]]:
+    """Unit offsets of the stretches of tokens a..b-1 that are glued characters of one script
+    written without spaces, longer than MAX_SPAN_TOKENS."""
+    w = scan.words
+    out = []
+    t = a
+    while t < b:
+        if w.script[t] not in ts.NO_SPACE_SCRIPTS:
+            t += 1
+            continue
+        e = t + 1
+        while e < b and w.script[e] == w.script[t] and w.first[e] == w.last[e - 1]:
+            e += 1
+        if e - t > MAX_SPAN_TOKENS:
+            out.append((int(w.first[t]) - base, int(w.last[e - 1]) - base))
+        t = e
+    return out
+
+
 def _token_unit_ranges(token_unit: np.ndarray, n_units: int) -> list[tuple[int, int]]:
     lo = np.searchsorted(token_unit, np.arange(n_units), side="left")
     hi = np.searchsorted(token_unit, np.arange(n_units), side="right")
@@ -610,7 +760,9 @@ SPAN_FEATURES = (
     "mixed_share", "foreign_share", "caps_share", "left_tok_score", "right_tok_score",
     "left_oov", "right_oov", "glued_left", "glued_right", "cut_in_word_left",
     "cut_in_word_right", "span_spam", "unit_spam", "span_content", "unit_content", "unit_len",
-    "has_url", "enclosed", "title_case",
+    "has_url", "enclosed", "title_case", "lexicon_share", "unit_lexicon_share",
+    "foreign_to_page_share", "pair_across_known", "pair_left_edge_known",
+    "pair_right_edge_known",
 )
 
 
@@ -631,6 +783,9 @@ def span_features(scan: Scan, cands: Candidates, token_score: np.ndarray,
     caps_t = (dense_base[:, TOKEN_FEATURES.index("caps_inside")] > 0).astype(np.float64)
     c_score, c_oov, c_mixed = cum(token_score), cum(oov), cum(mixed)
     c_foreign, c_caps = cum(foreign_t), cum(caps_t)
+    c_lex = cum(dense_base[:, TOKEN_FEATURES.index("in_lexicon")])
+    c_foreign_page = cum(dense_base[:, TOKEN_FEATURES.index("foreign_to_page")])
+    unit_lex_t = dense_base[:, TOKEN_FEATURES.index("unit_lexicon_share")]
     base = scan.text.start[cands.unit]
     # Token range of every candidate from its offsets (sentences and joins included).
     a_abs = base + cands.start
@@ -683,6 +838,10 @@ def span_features(scan: Scan, cands: Candidates, token_score: np.ndarray,
     length = (cands.end - cands.start).astype(np.float64)
     foreign = (c_foreign[t1] - c_foreign[t0]) / safe if n_tok else np.zeros(m)
     caps = (c_caps[t1] - c_caps[t0]) / safe if n_tok else np.zeros(m)
+    lex = (c_lex[t1] - c_lex[t0]) / safe if n_tok else np.zeros(m)
+    foreign_page = (c_foreign_page[t1] - c_foreign_page[t0]) / safe if n_tok else np.zeros(m)
+    unit_first = np.searchsorted(w.unit, cands.unit) if n_tok else np.zeros(m, dtype=np.int64)
+    unit_lex = unit_lex_t[np.minimum(unit_first, n_tok - 1)] if n_tok else np.zeros(m)
     return np.column_stack([
         cands.kind == KIND_RUN, cands.kind == KIND_SENTENCE, cands.kind == KIND_JOIN,
         np.log1p(cands.fused_df), cnt, np.log1p(length), length / np.maximum(unit_len, 1),
@@ -691,7 +850,9 @@ def span_features(scan: Scan, cands: Candidates, token_score: np.ndarray,
         (c_mixed[t1] - c_mixed[t0]) / safe if n_tok else np.zeros(m), foreign, caps,
         nb(token_score, left_i), nb(token_score, right_i), nb(oov, left_i), nb(oov, right_i),
         glued_l, glued_r, in_word_l, in_word_r, span_spam, unit_spam, span_content,
-        unit_content, np.log1p(unit_len), has_url, enclosed, title_case,
+        unit_content, np.log1p(unit_len), has_url, enclosed, title_case, lex, unit_lex,
+        foreign_page, _known_pair(scan, left_i, right_i), _known_pair(scan, left_i, t0),
+        _known_pair(scan, t1 - 1, right_i),
     ]).astype(np.float64)
 
 
@@ -828,7 +989,8 @@ class SpanDetector(ClassifierMixin, BaseEstimator):
               text_scorer: object | None = None,
               sources: Sequence[bool] | None = None) -> tuple[Candidates, np.ndarray]:
         """Every candidate span of `texts` with its probability of being spliced spam."""
-        scan = Scan.of(texts, context, sources, getattr(self, "lexicon_", ()))
+        scan = Scan.of(texts, context, sources, getattr(self, "lexicon_", ()),
+                       getattr(self, "bigrams_", None))
         dense, sparse = token_features(scan)
         token_score = self.token_scores(dense, sparse, scan.words.unit)
         cands = candidates(scan, token_score, self.token_threshold)

@@ -12,6 +12,7 @@ from cleaner.spans import (
     SPAN_FEATURES,
     TOKEN_FEATURES,
     Scan,
+    build_bigrams,
     build_lexicon,
     candidates,
     sentences,
@@ -146,3 +147,93 @@ def test_span_features_have_one_name_per_column() -> None:
     cands = candidates(scan, score, 0.5)
     feats = span_features(scan, cands, score, None, dense[:, : len(TOKEN_FEATURES)])
     assert feats.shape == (len(cands), len(SPAN_FEATURES))
+
+
+def test_a_long_word_of_a_script_without_spaces_is_one_candidate() -> None:
+    # Thai and Chinese are one token per character: a keyword longer than the longest run
+    # of tokens a candidate may span must still be reachable whole.
+    line = "of them tutored mathematics in the past. หวยออนไลน์At the beginning of each term"
+    assert "หวยออนไลน์" in _candidate_texts(line, ARTICLE)
+    assert "「หวยออนไลน์」" in _candidate_texts("Check today's 「หวยออนไลน์」 now", ARTICLE)
+
+
+def test_tokens_foreign_to_the_page_are_marked_when_they_are_most_of_their_line() -> None:
+    # The promo is longer than the sentence it is glued to, so it sets the line's script; it
+    # is still foreign to the page.
+    line = "Take time. купить диплом любого вуза с доставкой, звоните сейчас."
+    scan = Scan.of([*ARTICLE, line])
+    dense, _ = token_features(scan)
+    mine = scan.words.unit == len(ARTICLE)
+    cyrillic = mine & (scan.words.first >= scan.text.start[len(ARTICLE)] + line.index("к"))
+    to_page = dense[:, TOKEN_FEATURES.index("foreign_to_page")]
+    to_unit = dense[:, TOKEN_FEATURES.index("foreign")]
+    assert to_page[cyrillic].all() and not to_page[mine & ~cyrillic].any()
+    assert not to_unit[cyrillic].any()
+
+
+def test_common_words_of_the_language_are_told_from_words_no_page_uses() -> None:
+    lexicon = build_lexicon([["the online timetable of the ferries"]] * 3)
+    line = "Passengers check the online togel timetable"
+    scan = Scan.of([line], ARTICLE, lexicon=lexicon)
+    dense, _ = token_features(scan)
+    base = int(scan.text.start[0])
+    words = [line[a - base : b - base] for a, b in zip(scan.words.first, scan.words.last)]
+    in_lexicon = dict(zip(words, dense[:, TOKEN_FEATURES.index("in_lexicon")]))
+    assert in_lexicon["online"] == 1 and in_lexicon["timetable"] == 1
+    assert in_lexicon["togel"] == 0 and in_lexicon["Passengers"] == 0
+    share = dense[:, TOKEN_FEATURES.index("unit_lexicon_share")]
+    assert np.allclose(share, 2 / 5)  # of its five words of four letters or more
+
+
+def test_symbols_glued_to_a_word_are_marked() -> None:
+    line = "one that 💰cheap youtube views★ feels intuitive, see the 3 ferries"
+    scan = Scan.of([line], ARTICLE)
+    dense, _ = token_features(scan)
+    base = int(scan.text.start[0])
+    words = [line[a - base : b - base] for a, b in zip(scan.words.first, scan.words.last)]
+    left = dict(zip(words, dense[:, TOKEN_FEATURES.index("symbol_left")]))
+    right = dict(zip(words, dense[:, TOKEN_FEATURES.index("symbol_right")]))
+    assert left["cheap"] == 1 and right["views"] == 1
+    assert left["youtube"] == right["youtube"] == left["feels"] == right["intuitive"] == 0
+
+
+def test_a_keyword_between_the_words_of_a_common_pair_is_marked() -> None:
+    # `researchers demonstrated` is a pair real pages use: once `data sgp` is cut out, what
+    # is left reads as it did before the splice; cutting `researchers data` breaks a pair.
+    pages = [["the researchers demonstrated that the ferries run"]] * 3
+    line = "as the researchers data sgp demonstrated that the ferries run"
+    scan = Scan.of([line], lexicon=build_lexicon(pages), bigrams=build_bigrams(pages))
+    dense, _ = token_features(scan)
+    score = np.zeros(len(scan.words))
+    score[3:5] = 1.0  # `data sgp`
+    cands = candidates(scan, score, 0.5)
+    feats = span_features(scan, cands, score, None, dense[:, : len(TOKEN_FEATURES)])
+    col = {name: feats[:, SPAN_FEATURES.index(name)] for name in
+           ("pair_across_known", "pair_left_edge_known")}
+    got = {line[a:b]: k for k, (a, b) in enumerate(zip(cands.start, cands.end))}
+    assert col["pair_across_known"][got["data sgp"]] == 1
+    assert col["pair_left_edge_known"][got["data sgp"]] == 0
+    assert col["pair_across_known"][got["researchers data sgp"]] == 0
+    assert col["pair_left_edge_known"][got["researchers data sgp"]] == 1
+    skip = dense[:, TOKEN_FEATURES.index("pair_skip_known")]
+    assert skip.max() <= 0  # no single token stands between the words of a pair here
+
+
+def test_word_pairs_are_those_many_pages_use() -> None:
+    pages = [["the ferries run"], ["ferries run late"], ["ferries run"], ["zq77 jackpot"]]
+    common = build_bigrams(pages, min_pages=3)
+    scan = Scan.of(["ferries run", "zq77 jackpot"], lexicon=build_lexicon(pages),
+                   bigrams=common)
+    dense, _ = token_features(scan)
+    assert dense[:, TOKEN_FEATURES.index("pair_next_known")].tolist() == [1, -1, 0, -1]
+
+
+def test_word_pairs_say_nothing_on_a_page_in_another_language() -> None:
+    # No Russian pair is among the (English) common pairs: every pair would look broken, as
+    # a splice's edges do, so the features are left out instead.
+    pages = [["the ferries run late"]] * 3
+    line = "Операторы сообщили, что маршруты будут работать по расписанию"
+    scan = Scan.of([line], lexicon=build_lexicon(pages), bigrams=build_bigrams(pages))
+    dense, _ = token_features(scan)
+    for name in ("pair_prev_known", "pair_next_known", "pair_skip_known"):
+        assert (dense[:, TOKEN_FEATURES.index(name)] == -1).all()

@@ -30,7 +30,7 @@ import numpy as np
 from cleaner import __version__
 from cleaner.features import PageBatch
 from cleaner.model import DEFAULT_MODEL, build_pipeline, save_model
-from cleaner.spans import build_lexicon
+from cleaner.spans import build_bigrams, build_lexicon
 from cleaner.units import Unit
 from training.augment import cipher_records
 from training.evaluate import unit_report
@@ -215,6 +215,10 @@ def main(argv: list[str] | None = None) -> int:
         [u["text"] for u, label in zip(r["units"], r["labels"]) if label == "content"]
         for r in train
     )
+    bigrams = build_bigrams(
+        [u["text"] for u, label in zip(r["units"], r["labels"]) if label == "content"]
+        for r in train
+    )
     train += crop_records(train, CROP_SHARE, args.seed)
     train += cipher_records(train, CIPHER_SHARE, args.seed)
     shared = args.shared or default_data_dir()
@@ -251,7 +255,7 @@ def main(argv: list[str] | None = None) -> int:
         return lambda texts: model.text_proba_of(texts, features, fold=fold)
 
     detector = fit_span_detector(train, folds_of_page, fold_scorer, args.seed,
-                                 lexicon=lexicon)
+                                 lexicon=lexicon, bigrams=bigrams)
     model.fit_spans(detector)
     model.drop_training_state()
     print(f"fitted the span detector ({time.time() - t0:.0f}s)", file=sys.stderr)

@@ -76,10 +76,12 @@ def fit_span_detector(
     seed: int = 0,
     log: Callable[[str], None] = lambda s: print(s, file=sys.stderr),
     lexicon: Collection[str] = frozenset(),
+    bigrams: np.ndarray | None = None,
 ) -> SpanDetector:
     """Fit both stages of the detector on `records` (injected, labelled pages). `lexicon`:
     common words of real pages (`cleaner.spans.build_lexicon`) that split words may rejoin
-    into; it ships inside the detector."""
+    into, and `bigrams` their common word pairs (`cleaner.spans.build_bigrams`); both ship
+    inside the detector."""
     rng = np.random.default_rng(seed)
     pages = []
     for rec, fold in zip(records, folds):
@@ -87,7 +89,7 @@ def fit_span_detector(
         if ex is None:
             continue
         texts, gold = ex
-        scan = Scan.of(texts, lexicon=lexicon)
+        scan = Scan.of(texts, lexicon=lexicon, bigrams=bigrams)
         dense, sparse = token_features(scan)
         y = token_labels(scan, gold)
         pages.append((fold, texts, gold, scan, dense, sparse, y))
@@ -146,4 +148,5 @@ def fit_span_detector(
     log(f"spans: {len(y)} candidates, {int(y.sum())} exact of {n_gold} gold spans reachable")
     detector.fit(X, y)
     detector.lexicon_ = frozenset(lexicon)
+    detector.bigrams_ = np.zeros(0, dtype=np.uint64) if bigrams is None else bigrams
     return detector

@@ -9,7 +9,8 @@ an altered sentence):
 * the span threshold: a candidate span is cut when its probability is above it. It is the lowest
   threshold at which at most `max_altered` of the clean content units get a cut.
 
-Run as a script, it re-tunes the span threshold of a trained model in place (no retraining):
+Run as a script, it re-tunes the span threshold of a trained model in place (no retraining),
+and with `--target-recall` the content floor too:
 
     python -m training.tune --model my-model.joblib --data data/wcxb-dev.jsonl.gz
 """
@@ -119,7 +120,7 @@ def _span(text: str, a: int, b: int):  # noqa: ANN202
 def main(argv: list[str] | None = None) -> int:
     """Re-tune the span threshold of a saved model on the validation pages of its training
     data and write the model back with its manifest."""
-    from training.train import validation_set  # training.train imports this module
+    from training.train import to_xy, validation_set  # training.train imports this module
 
     parser = argparse.ArgumentParser(prog="python -m training.tune",
                                      description=main.__doc__.split("\n\n")[0])
@@ -127,6 +128,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", type=Path, nargs="+", required=True, help="labelled JSONL")
     parser.add_argument("--shared", type=Path, default=None, help="shared data folder")
     parser.add_argument("--max-altered", type=float, default=MAX_ALTERED)
+    parser.add_argument("--target-recall", type=float, default=None,
+                        help="also re-tune the content floor to keep this share of the "
+                             "content characters")
     parser.add_argument("--folds", type=int, default=3)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--inject-rate", type=float, default=0.8)
@@ -136,11 +140,18 @@ def main(argv: list[str] | None = None) -> int:
     records = [r for p in args.data for r in read_jsonl(p)]
     valid = validation_set(records, args.folds, args.seed, args.inject_rate,
                            args.shared or default_data_dir())
+    metrics = manifest.setdefault("metrics", {}).setdefault("validation", {})
+    if args.target_recall is not None:
+        batch, y = to_xy(valid)
+        lengths = np.array([len(u.text) for page in batch.pages for u in page], dtype=np.float64)
+        floor = tune_content_floor(pipeline.predict_proba(batch), y, lengths, args.target_recall)
+        model.content_floor_ = floor["floor"]
+        metrics["content_floor"] = floor
+        print(json.dumps(floor), file=sys.stderr)
     rows = span_report(model.spans_, valid, lambda texts: model.text_proba_of(texts, features))
     chosen = tune_span_threshold(rows, args.max_altered)
     model.spans_.threshold = chosen["threshold"]
     print(json.dumps(chosen), file=sys.stderr)
-    metrics = manifest.setdefault("metrics", {}).setdefault("validation", {})
     metrics["spans"] = chosen
     keep = {k: v for k, v in manifest.items()
             if k not in ("sklearn_version", "file", "sha256", "size_bytes")}
