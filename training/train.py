@@ -36,7 +36,13 @@ from training.augment import cipher_records
 from training.evaluate import unit_report
 from training.io import default_data_dir, read_jsonl
 from training.train_spans import fit_span_detector
-from training.tune import MAX_ALTERED, span_report, tune_content_floor, tune_span_threshold
+from training.tune import (
+    MAX_ALTERED,
+    span_report,
+    tune_content_floor,
+    tune_span_threshold,
+    unit_lengths,
+)
 
 VALID_BUCKETS = 5  # one page source in five is held out for validation
 CROP_SHARE = 0.3  # pages that also give a small page of themselves (`crop_records`)
@@ -210,15 +216,11 @@ def main(argv: list[str] | None = None) -> int:
         records = records[: args.limit]
     train = [r for r in records if not (args.validate and is_validation(r))]
     # Common words of the real training pages (before any copy or injection), which a split
-    # word may rejoin into when its page does not use it elsewhere.
-    lexicon = build_lexicon(
-        [u["text"] for u, label in zip(r["units"], r["labels"]) if label == "content"]
-        for r in train
-    )
-    bigrams = build_bigrams(
-        [u["text"] for u, label in zip(r["units"], r["labels"]) if label == "content"]
-        for r in train
-    )
+    # word may rejoin into when its page does not use it elsewhere, and their common pairs.
+    content = [[u["text"] for u, label in zip(r["units"], r["labels"]) if label == "content"]
+               for r in train]
+    lexicon, bigrams = build_lexicon(content), build_bigrams(content)
+    del content
     train += crop_records(train, CROP_SHARE, args.seed)
     train += cipher_records(train, CIPHER_SHARE, args.seed)
     shared = args.shared or default_data_dir()
@@ -264,8 +266,7 @@ def main(argv: list[str] | None = None) -> int:
     if valid:
         Xv, yv = to_xy(valid)
         proba = pipeline.predict_proba(Xv)
-        lengths = np.array([len(u.text) for page in Xv.pages for u in page], dtype=np.float64)
-        floor = tune_content_floor(proba, yv, lengths, args.target_recall)
+        floor = tune_content_floor(proba, yv, unit_lengths(Xv), args.target_recall)
         model.content_floor_ = floor["floor"]
         rows = span_report(detector, valid, lambda texts: model.text_proba_of(texts, features))
         chosen = tune_span_threshold(rows, args.max_altered)

@@ -25,6 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
+from cleaner.features import PageBatch
 from cleaner.model import load_model, save_model
 from cleaner.repair import apply_spans
 from cleaner.spans import SpanDetector, select
@@ -56,6 +57,11 @@ def content_floor_report(proba: np.ndarray, y: np.ndarray, lengths: np.ndarray,
         "boilerplate_char_leak": float(lengths[keep & b].sum() / max(1.0, lengths[b].sum())),
         "spam_removed": float((~keep[y == "spam"]).mean()) if (y == "spam").any() else 1.0,
     }
+
+
+def unit_lengths(batch: PageBatch) -> np.ndarray:
+    """Characters of every unit of a batch, in order: the weights of `tune_content_floor`."""
+    return np.array([len(u.text) for page in batch.pages for u in page], dtype=np.float64)
 
 
 def tune_content_floor(proba: np.ndarray, y: np.ndarray, lengths: np.ndarray,
@@ -143,8 +149,8 @@ def main(argv: list[str] | None = None) -> int:
     metrics = manifest.setdefault("metrics", {}).setdefault("validation", {})
     if args.target_recall is not None:
         batch, y = to_xy(valid)
-        lengths = np.array([len(u.text) for page in batch.pages for u in page], dtype=np.float64)
-        floor = tune_content_floor(pipeline.predict_proba(batch), y, lengths, args.target_recall)
+        floor = tune_content_floor(pipeline.predict_proba(batch), y, unit_lengths(batch),
+                                   args.target_recall)
         model.content_floor_ = floor["floor"]
         metrics["content_floor"] = floor
         print(json.dumps(floor), file=sys.stderr)
