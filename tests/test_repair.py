@@ -215,8 +215,15 @@ def test_a_keyword_between_the_words_of_a_common_pair_is_marked() -> None:
     assert col["pair_left_edge_known"][got["data sgp"]] == 0
     assert col["pair_across_known"][got["researchers data sgp"]] == 0
     assert col["pair_left_edge_known"][got["researchers data sgp"]] == 1
-    skip = dense[:, TOKEN_FEATURES.index("pair_skip_known")]
-    assert skip.max() <= 0  # no single token stands between the words of a pair here
+    # A one-word keyword: its neighbours pair without it, and it pairs with neither.
+    line = "as the researchers togel demonstrated that the ferries run"
+    scan = Scan.of([line], lexicon=build_lexicon(pages), bigrams=build_bigrams(pages))
+    dense, _ = token_features(scan)
+    togel = 3
+    assert dense[togel, TOKEN_FEATURES.index("pair_skip_known")] == 1
+    assert dense[togel, TOKEN_FEATURES.index("pair_prev_known")] == 0
+    assert dense[togel, TOKEN_FEATURES.index("pair_next_known")] == 0
+    assert (np.delete(dense[:, TOKEN_FEATURES.index("pair_skip_known")], togel) <= 0).all()
 
 
 def test_word_pairs_are_those_many_pages_use() -> None:
