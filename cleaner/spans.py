@@ -86,6 +86,15 @@ class Scan:
             self._in_lexicon = (w.n_letters >= MIN_FUSED_CHARS) & found
         return self._in_lexicon
 
+    def unit_lexicon_share(self) -> np.ndarray:
+        """Per scanned unit, the share of its words of at least MIN_FUSED_CHARS letters that
+        are lexicon words (low on a page in a language the lexicon does not hold)."""
+        w = self.words
+        n_units = len(self.texts)
+        long_word = (w.n_letters >= MIN_FUSED_CHARS).astype(np.float64)
+        return np.bincount(w.unit, weights=self.in_lexicon(), minlength=n_units)[:n_units] / \
+            np.maximum(np.bincount(w.unit, weights=long_word, minlength=n_units)[:n_units], 1)
+
     def in_lexicon_language(self) -> bool:
         """Whether the page is in the language of the lexicon and of the word pairs (most of
         its long words are lexicon words): elsewhere no pair is known, which says nothing
@@ -310,10 +319,8 @@ def token_features(scan: Scan) -> tuple[np.ndarray, sp.csr_matrix]:
     # A common word of the language (`online`, `cheap`) against a word no page uses
     # (`togel`, `bicho`): topical vocabulary of other languages is what spam brings. The
     # unit's own share says how far that holds on this page (it is low on a German page).
-    long_word = w.n_letters >= MIN_FUSED_CHARS
     in_lex = scan.in_lexicon().astype(np.float64)
-    unit_lex = np.bincount(w.unit, weights=in_lex, minlength=n_units) / np.maximum(
-        np.bincount(w.unit, weights=long_word.astype(np.float64), minlength=n_units), 1)
+    unit_lex = scan.unit_lexicon_share()
     seam = np.zeros(len(text.cls), dtype=bool)
     seam[1:] = (text.cls[1:] == ts.C_UPPER) & (text.cls[:-1] == ts.C_LOWER)
     seam_pos = np.flatnonzero(seam)
@@ -785,7 +792,6 @@ def span_features(scan: Scan, cands: Candidates, token_score: np.ndarray,
     c_foreign, c_caps = cum(foreign_t), cum(caps_t)
     c_lex = cum(dense_base[:, TOKEN_FEATURES.index("in_lexicon")])
     c_foreign_page = cum(dense_base[:, TOKEN_FEATURES.index("foreign_to_page")])
-    unit_lex_t = dense_base[:, TOKEN_FEATURES.index("unit_lexicon_share")]
     base = scan.text.start[cands.unit]
     # Token range of every candidate from its offsets (sentences and joins included).
     a_abs = base + cands.start
@@ -840,8 +846,7 @@ def span_features(scan: Scan, cands: Candidates, token_score: np.ndarray,
     caps = (c_caps[t1] - c_caps[t0]) / safe if n_tok else np.zeros(m)
     lex = (c_lex[t1] - c_lex[t0]) / safe if n_tok else np.zeros(m)
     foreign_page = (c_foreign_page[t1] - c_foreign_page[t0]) / safe if n_tok else np.zeros(m)
-    unit_first = np.searchsorted(w.unit, cands.unit) if n_tok else np.zeros(m, dtype=np.int64)
-    unit_lex = unit_lex_t[np.minimum(unit_first, n_tok - 1)] if n_tok else np.zeros(m)
+    unit_lex = scan.unit_lexicon_share()[cands.unit]
     return np.column_stack([
         cands.kind == KIND_RUN, cands.kind == KIND_SENTENCE, cands.kind == KIND_JOIN,
         np.log1p(cands.fused_df), cnt, np.log1p(length), length / np.maximum(unit_len, 1),
