@@ -33,6 +33,7 @@ from cleaner.artifact import DEFAULT_MODEL, manifest_path, sha256_file
 from cleaner.errors import ModelError
 from cleaner.features import FEATURE_NAMES, FeatureMatrix, UnitFeatures, ngram_matrix
 from cleaner.spans import SpanDetector, linear_proba
+from cleaner.trees import compiled
 from cleaner.units import LABELS
 
 CONTEXT_OFFSETS = (-2, -1, 1, 2)
@@ -124,6 +125,7 @@ class StackedUnitClassifier(ClassifierMixin, BaseEstimator):
         must stay content)."""
         y = np.asarray(y)
         self.classes_ = np.array(LABELS)
+        self.trees_ = {}  # compiled twins of the stages fitted below (`compile`)
         if groups is None:
             page_of = np.repeat(np.arange(len(X.page_starts) - 1), np.diff(X.page_starts))
             groups = page_of % self.n_folds
@@ -218,7 +220,7 @@ class StackedUnitClassifier(ClassifierMixin, BaseEstimator):
         revise = getattr(self, "revise_model_", None)
         if rows is not None and revise is None:
             stacked = stacked[rows]
-        proba = self.context_model_.predict_proba(stacked)
+        proba = compiled(self, "context", self.context_model_).predict_proba(stacked)
         out = np.zeros((proba.shape[0], len(self.classes_)))
         out[:, self._columns(self.context_model_)] = proba
         if revise is not None:
@@ -227,11 +229,22 @@ class StackedUnitClassifier(ClassifierMixin, BaseEstimator):
             if rows is not None:
                 revised = revised[rows]
             out = np.zeros((revised.shape[0], len(self.classes_)))
-            out[:, self._columns(revise)] = revise.predict_proba(revised)
+            out[:, self._columns(revise)] = compiled(self, "revise", revise).predict_proba(
+                revised)
         return out
 
     def predict(self, X: FeatureMatrix) -> np.ndarray:
         return self.classes_[self.predict_proba(X).argmax(axis=1)]
+
+    def compile(self) -> StackedUnitClassifier:
+        """Build the compiled twins of every tree stage now (`save_model` does, so that an
+        artifact carries them and serving never needs `onnx`)."""
+        compiled(self, "context", self.context_model_)
+        if getattr(self, "revise_model_", None) is not None:
+            compiled(self, "revise", self.revise_model_)
+        if getattr(self, "spans_", None) is not None:
+            self.spans_.compile()
+        return self
 
 
 def build_pipeline(**params: Any) -> Pipeline:
@@ -244,6 +257,7 @@ def save_model(pipeline: Pipeline, path: Path, manifest: dict[str, Any]) -> dict
     taken for a good one)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    pipeline.named_steps["model"].compile()
     tmp = path.with_suffix(".joblib.tmp")
     joblib.dump(pipeline, tmp, compress=("zlib", 3))
     tmp.replace(path)

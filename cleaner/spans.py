@@ -43,6 +43,7 @@ from sklearn.linear_model import SGDClassifier
 
 from cleaner import textstats as ts
 from cleaner.result import Span
+from cleaner.trees import compiled
 
 KIND_RUN, KIND_SENTENCE, KIND_JOIN = 0, 1, 2
 MAX_SCAN_CHARS = 10_000
@@ -942,6 +943,7 @@ class SpanDetector(ClassifierMixin, BaseEstimator):
                 continue
             oof[groups == g] = self._ngram_model().fit(sparse[train], y[train]).predict_proba(
                 sparse[groups == g])[:, 1]
+        self.__dict__.get("trees_", {}).pop("token", None)
         self.ngram_model_ = self._ngram_model().fit(sparse, y)
         self.ngram_model_.coef_ = self.ngram_model_.coef_.astype(np.float32)
         self.token_model_ = HistGradientBoostingClassifier(
@@ -957,6 +959,7 @@ class SpanDetector(ClassifierMixin, BaseEstimator):
     def fit(self, X: np.ndarray, y: np.ndarray) -> SpanDetector:
         """Fit the candidate scorer on span features (after `fit_tokens`)."""
         self.classes_ = np.array([0, 1])
+        self.__dict__.get("trees_", {}).pop("span", None)
         self.span_model_ = HistGradientBoostingClassifier(
             max_iter=self.max_iter, learning_rate=0.1, max_leaf_nodes=31, min_samples_leaf=100,
             l2_regularization=1.0, random_state=self.random_state, early_stopping=False,
@@ -982,13 +985,19 @@ class SpanDetector(ClassifierMixin, BaseEstimator):
         )
         out = np.zeros(len(ngram))
         if odd.any():
-            out[odd] = self.token_model_.predict_proba(rows[odd])[:, 1]
+            out[odd] = compiled(self, "token", self.token_model_).predict_proba(rows[odd])[:, 1]
         return out
 
     def predict_proba(self, X: np.ndarray) -> np.ndarray:
         if X.shape[0] == 0:
             return np.zeros((0, 2))
-        return self.span_model_.predict_proba(X)
+        return compiled(self, "span", self.span_model_).predict_proba(X)
+
+    def compile(self) -> SpanDetector:
+        """Build the compiled twins of both tree stages now (see `StackedUnitClassifier`)."""
+        compiled(self, "token", self.token_model_)
+        compiled(self, "span", self.span_model_)
+        return self
 
     def score(self, texts: Sequence[str], context: Sequence[str] = (),
               text_scorer: object | None = None,
