@@ -257,12 +257,16 @@ def save_model(pipeline: Pipeline, path: Path, manifest: dict[str, Any]) -> dict
     taken for a good one)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    pipeline.named_steps["model"].compile()
+    model = pipeline.named_steps["model"].compile()
+    spans = getattr(model, "spans_", None)
+    compiled_stages = sorted(model.trees_) + sorted(
+        f"spans.{k}" for k in getattr(spans, "trees_", {}))
     tmp = path.with_suffix(".joblib.tmp")
     joblib.dump(pipeline, tmp, compress=("zlib", 3))
     tmp.replace(path)
     full = {
         **manifest,
+        "compiled_trees": {"runtime": "onnxruntime", "stages": compiled_stages},
         "sklearn_version": sklearn.__version__,
         "file": path.name,
         "sha256": sha256_file(path),

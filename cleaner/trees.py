@@ -74,8 +74,9 @@ def compiled(owner: object, name: str, model: HistGradientBoostingClassifier) ->
     forget it (`owner.trees_ = {}`)."""
     trees = owner.__dict__.setdefault("trees_", {})
     twin = trees.get(name)
-    if twin is None:
-        twin = trees[name] = CompiledTrees(model)
+    n_trees = len(model._predictors) * len(model._predictors[0])
+    if twin is None or twin.n_trees != n_trees or twin.n_features_in_ != model.n_features_in_:
+        twin = trees[name] = CompiledTrees(model)  # absent, or of a stage since replaced
     return twin
 
 

@@ -110,3 +110,36 @@ def test_shipped_artifact_serves_without_onnx() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          cwd=REPO, timeout=120, check=True).stdout.split()
     assert out == ["False", "True"]
+
+
+def test_a_replaced_stage_gets_a_new_twin() -> None:
+    X, y = _data(2)
+    small = HistGradientBoostingClassifier(max_iter=5, random_state=0).fit(X, y)
+    large = HistGradientBoostingClassifier(max_iter=12, random_state=0).fit(X, y)
+
+    class Owner:
+        pass
+
+    owner = Owner()
+    compiled(owner, "stage", small)
+    twin = compiled(owner, "stage", large)  # the stage was swapped for another estimator
+    assert twin.n_trees == 12
+    assert np.abs(twin.predict_proba(X[:30]) - large.predict_proba(X[:30])).max() < 1e-5
+
+
+def test_a_saved_model_carries_and_names_its_compiled_stages(tmp_path) -> None:
+    import json
+
+    from cleaner.model import load_model, manifest_path, save_model
+
+    pipeline, manifest = load_model()
+    keep = {k: v for k, v in manifest.items() if k not in ("sha256", "size_bytes", "file")}
+    pipeline.named_steps["model"].__dict__.pop("trees_", None)  # as a model saved without
+    pipeline.named_steps["model"].spans_.__dict__.pop("trees_", None)
+    save_model(pipeline, tmp_path / "m.joblib", keep)
+    written = json.loads(manifest_path(tmp_path / "m.joblib").read_text("utf-8"))
+    assert written["compiled_trees"] == {"runtime": "onnxruntime",
+                                         "stages": ["context", "spans.span", "spans.token"]}
+    again, _ = load_model(tmp_path / "m.joblib")
+    assert sorted(again.named_steps["model"].trees_) == ["context"]
+    assert sorted(again.named_steps["model"].spans_.trees_) == ["span", "token"]
