@@ -903,6 +903,11 @@ def linear_proba(model: SGDClassifier, X: sp.csr_matrix) -> np.ndarray:
     return prob
 
 
+# Columns the token model reads: the dense token features with their neighbours'
+# (`token_features`), then the n-gram opinion of the token and its two neighbours.
+TOKEN_MODEL_COLUMNS = len(TOKEN_FEATURES) * (1 + len(TOKEN_CONTEXT)) + 3
+
+
 def _with_ngrams(dense: np.ndarray, ngram: np.ndarray, token_unit: np.ndarray) -> np.ndarray:
     """Dense token features with the n-gram opinion of the token and of its two neighbours
     (-1 where the neighbour is in another unit)."""

@@ -32,7 +32,7 @@ class CompiledTrees:
     def __init__(self, model: HistGradientBoostingClassifier) -> None:
         self.classes_ = np.asarray(model.classes_)
         self.n_features_in_ = int(model.n_features_in_)
-        self.n_trees = sum(len(it) for it in model._predictors)
+        self.n_trees = _n_trees(model)
         self.onnx_bytes = _to_onnx(model)
         self._session: Any = None
         self._pid = -1
@@ -74,10 +74,14 @@ def compiled(owner: object, name: str, model: HistGradientBoostingClassifier) ->
     forget it (`owner.trees_ = {}`)."""
     trees = owner.__dict__.setdefault("trees_", {})
     twin = trees.get(name)
-    n_trees = len(model._predictors) * len(model._predictors[0])
-    if twin is None or twin.n_trees != n_trees or twin.n_features_in_ != model.n_features_in_:
+    if twin is None or twin.n_trees != _n_trees(model) or \
+            twin.n_features_in_ != model.n_features_in_:
         twin = trees[name] = CompiledTrees(model)  # absent, or of a stage since replaced
     return twin
+
+
+def _n_trees(model: HistGradientBoostingClassifier) -> int:
+    return sum(len(iteration) for iteration in model._predictors)
 
 
 def _session(onnx_bytes: bytes) -> Any:

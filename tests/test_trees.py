@@ -16,7 +16,7 @@ from cleaner.features import PageBatch
 from cleaner.spans import SpanDetector
 from cleaner.trees import CompiledTrees, compiled
 from cleaner.units import Unit
-from tests.conftest import REPO
+from tests.conftest import REPO, need_shared
 
 
 def _data(n_classes: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -46,7 +46,7 @@ def test_compiled_probabilities_are_scikit_learns(n_classes: int) -> None:
 
 
 def test_shipped_stages_match_scikit_learn_on_a_real_page(real_cleaner) -> None:
-    text = (REPO.parent / "shared" / "seed" / "page.txt").read_text("utf-8")
+    text = need_shared("seed", "page.txt").read_text("utf-8")
     units = [Unit(index=i, text=line) for i, line in enumerate(text.splitlines()) if line.strip()]
     model = real_cleaner.pipeline.named_steps["model"]
     X = real_cleaner.pipeline.named_steps["features"].transform(PageBatch([units]))

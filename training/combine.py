@@ -24,12 +24,8 @@ from typing import Any
 
 from cleaner.errors import ModelError
 from cleaner.model import load_model, save_model
-from cleaner.spans import SPAN_FEATURES, TOKEN_CONTEXT, TOKEN_FEATURES
+from cleaner.spans import SPAN_FEATURES, TOKEN_MODEL_COLUMNS
 from training import tune
-
-# Columns the token model reads: its dense features with their neighbours', and the n-gram
-# opinion of the token and of its two neighbours (`cleaner.spans._with_ngrams`).
-TOKEN_COLUMNS = len(TOKEN_FEATURES) * (1 + len(TOKEN_CONTEXT)) + 3
 
 
 def combine(units: Path, spans: Path, out: Path) -> dict[str, Any]:
@@ -38,7 +34,7 @@ def combine(units: Path, spans: Path, out: Path) -> dict[str, Any]:
     pipeline, manifest = load_model(units)
     donor, donor_manifest = load_model(spans)
     detector = donor.named_steps["model"].spans_
-    for what, model, made in (("token", detector.token_model_, TOKEN_COLUMNS),
+    for what, model, made in (("token", detector.token_model_, TOKEN_MODEL_COLUMNS),
                               ("span", detector.span_model_, len(SPAN_FEATURES))):
         if model.n_features_in_ != made:
             raise ModelError(f"{spans}: its span detector reads {model.n_features_in_} {what} "
