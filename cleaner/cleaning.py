@@ -6,7 +6,7 @@ only puts them in order.
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -78,10 +78,15 @@ class Cleaner:
         if not page.units:
             raise EmptyPageError("the page has no text")
         units = page.units
-        proba = self.predict_proba(units)
+        X = self._features.transform(PageBatch([units]))
+        proba = self._model.predict_proba(X)
         labels = decide(proba, self.content_floor)
         fields = self.judge_fields(units, labels, proba)
-        lines = repair_units(units, labels, proba, fields, self._spans, self._score_text,
+        # The span detector asks the text model about every unit it has candidates in; the
+        # unit stage has those answers already.
+        score_text = _KnownTexts(self._score_text, dict(zip(
+            (u.text for u in units), self._model.text_proba(X))))
+        lines = repair_units(units, labels, proba, fields, self._spans, score_text,
                              lambda texts: self.relabel(units, texts), apply=repair)
         return assemble(page, lines, self.version)
 
@@ -144,6 +149,29 @@ class Cleaner:
     def _score_text(self, texts: list[str]) -> np.ndarray:
         """The unit text model's opinion of stretches of lines (for the span detector)."""
         return self._model.text_proba_of(texts, self._features)
+
+
+class _KnownTexts:
+    """A text scorer that answers from `known` (text -> row) where it can and asks `score`
+    for the rest, in one call."""
+
+    def __init__(self, score: Callable[[list[str]], np.ndarray],
+                 known: Mapping[str, np.ndarray]) -> None:
+        self._score = score
+        self._known = known
+
+    def __call__(self, texts: list[str]) -> np.ndarray:
+        out = np.zeros((len(texts), len(LABELS)))
+        todo = []
+        for i, t in enumerate(texts):
+            row = self._known.get(t)
+            if row is None:
+                todo.append(i)
+            else:
+                out[i] = row
+        if todo:
+            out[todo] = self._score([texts[i] for i in todo])
+        return out
 
 
 def decide(proba: np.ndarray, content_floor: float = CONTENT_FLOOR) -> list[str]:

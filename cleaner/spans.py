@@ -32,6 +32,7 @@ from __future__ import annotations
 import bisect
 import re
 import weakref
+from collections import Counter
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 
@@ -165,10 +166,9 @@ class Scan:
         """Content units of the page using `word` as a whole word (apostrophes and hyphens
         included: `Chang'e`), lowercased. Built on first use: only joins need it."""
         if self._words is None:
-            counts: dict[str, int] = {}
+            counts: Counter[str] = Counter()
             for t in self.all_texts:
-                for wd in {_bare(x) for x in t.lower().split()}:
-                    counts[wd] = counts.get(wd, 0) + 1
+                counts.update({_bare(x) for x in t.lower().split()})
             self._words = counts
         return self._words.get(_bare(word.lower()), 0)
 
@@ -344,6 +344,7 @@ def token_features(scan: Scan) -> tuple[np.ndarray, sp.csr_matrix]:
     per_unit = np.bincount(w.unit, minlength=n_units).astype(np.float64)
     unit_oov = np.bincount(w.unit, weights=oov, minlength=n_units) / np.maximum(per_unit, 1)
     unit_len = np.log1p((text.end - text.start)[:n_units].astype(np.float64))
+    pair_prev = _known_pair(scan, np.arange(n) - 1, np.arange(n))
     base = np.column_stack([
         oov, np.log1p(scan.df_other), np.log1p(lengths),
         ((w.n_digits > 0) & (w.n_letters > 0)).astype(np.float64),
@@ -353,10 +354,9 @@ def token_features(scan: Scan) -> tuple[np.ndarray, sp.csr_matrix]:
         unit_lex[w.unit], foreign_page, symbol_left, symbol_right,
         # Fluency: whether the token pairs with its neighbours as real text does, and whether
         # its neighbours pair with each other without it (a keyword glued between words).
-        _known_pair(scan, np.arange(n) - 1, np.arange(n)),
-        _known_pair(scan, np.arange(n), np.arange(n) + 1),
+        pair_prev, np.append(pair_prev[1:], -1.0),  # a token's next pair is the next's previous
         _known_pair(scan, np.arange(n) - 1, np.arange(n) + 1),
-    ])
+    ]).astype(np.float32)  # what the token model reads: neighbours' copies cost half as much
     cols = [base]
     for off in TOKEN_CONTEXT:
         shifted = np.full_like(base, -1.0)
@@ -802,13 +802,8 @@ def span_features(scan: Scan, cands: Candidates, token_score: np.ndarray,
     cnt = np.maximum(t1 - t0, 0).astype(np.float64)
     safe = np.maximum(cnt, 1.0)
     mean_score = (c_score[t1] - c_score[t0]) / safe if n_tok else np.zeros(m)
-    max_score = np.zeros(m)
-    min_score = np.zeros(m)
-    for i in range(m):
-        if t1[i] > t0[i]:
-            seg = token_score[t0[i]:t1[i]]
-            max_score[i], min_score[i] = seg.max(), seg.min()
-    unit_len = np.array([len(texts[u]) for u in cands.unit], dtype=np.float64)
+    max_score, min_score = _range_max_min(token_score, t0, t1)
+    unit_len = np.array([len(texts[u]) for u in cands.unit.tolist()], dtype=np.float64)
     left_i, right_i = t0 - 1, t1
     def nb(values: np.ndarray, idx: np.ndarray) -> np.ndarray:
         ok = (idx >= 0) & (idx < n_tok)
@@ -816,17 +811,20 @@ def span_features(scan: Scan, cands: Candidates, token_score: np.ndarray,
         ok[ok] &= w.unit[idx[ok]] == cands.unit[ok]
         out[ok] = values[idx[ok]]
         return out
-    seg_texts = [texts[u][a:b] for u, a, b in zip(cands.unit, cands.start, cands.end)]
-    def ch(u: int, k: int) -> str:
-        t = texts[u]
-        return t[k] if 0 <= k < len(t) else " "
-    glued_l = np.array([float(not ch(u, a - 1).isspace()) for u, a in
-                        zip(cands.unit, cands.start)])
-    glued_r = np.array([float(not ch(u, b).isspace()) for u, b in zip(cands.unit, cands.end)])
-    in_word_l = np.array([float(ch(u, a - 1).isalnum() and ch(u, a).isalnum())
-                          for u, a in zip(cands.unit, cands.start)])
-    in_word_r = np.array([float(ch(u, b - 1).isalnum() and ch(u, b).isalnum())
-                          for u, b in zip(cands.unit, cands.end)])
+    seg_texts = [texts[u][a:b] for u, a, b in
+                 zip(cands.unit.tolist(), cands.start.tolist(), cands.end.tolist())]
+    # The characters around each candidate, read off the joined text: the separator (a
+    # newline) before and after a unit reads as a space does.
+    joined = scan.text.text
+    a_l, b_l = a_abs.tolist(), b_abs.tolist()
+    before = [joined[x - 1] for x in a_l]
+    after = [joined[y] for y in b_l]
+    glued_l = np.array([not c.isspace() for c in before], dtype=np.float64)
+    glued_r = np.array([not c.isspace() for c in after], dtype=np.float64)
+    in_word_l = np.array([c.isalnum() and joined[x].isalnum() for c, x in zip(before, a_l)],
+                         dtype=np.float64)
+    in_word_r = np.array([c.isalnum() and joined[y - 1].isalnum() for c, y in zip(after, b_l)],
+                         dtype=np.float64)
     span_spam = unit_spam = span_content = unit_content = np.zeros(m)
     if text_scorer is not None:
         # The text model on each candidate, and once on each unit that has candidates (what
@@ -838,9 +836,10 @@ def span_features(scan: Scan, cands: Candidates, token_score: np.ndarray,
         span_spam, span_content = ps[:, 2], ps[:, 0]
         unit_spam, unit_content = pu[cands.unit, 2], pu[cands.unit, 0]
     has_url = np.array([float(bool(_URLISH.search(s))) for s in seg_texts])
-    enclosed = np.array([float(ch(u, a - 1) in _OPENERS or ch(u, b) in _CLOSERS
-                               or (a >= 2 and ch(u, a - 2) in _OPENERS and ch(u, a - 1) == " "))
-                         for u, a, b in zip(cands.unit, cands.start, cands.end)])
+    enclosed = np.array([c in _OPENERS or d in _CLOSERS
+                         or (c == " " and joined[x - 2] in _OPENERS and a >= 2)
+                         for c, d, x, a in zip(before, after, a_l, cands.start.tolist())],
+                        dtype=np.float64)
     title_case = np.array([_title_share(x) for x in seg_texts])
     length = (cands.end - cands.start).astype(np.float64)
     foreign = (c_foreign[t1] - c_foreign[t0]) / safe if n_tok else np.zeros(m)
@@ -860,6 +859,20 @@ def span_features(scan: Scan, cands: Candidates, token_score: np.ndarray,
         foreign_page, _known_pair(scan, left_i, right_i), _known_pair(scan, left_i, t0),
         _known_pair(scan, t1 - 1, right_i),
     ]).astype(np.float64)
+
+
+def _range_max_min(values: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray,
+                                                                                np.ndarray]:
+    """Max and min of `values[lo[i]:hi[i]]` for every i (0 where the range is empty), with
+    one `reduceat` each rather than a loop over candidates."""
+    out_max, out_min = np.zeros(len(lo)), np.zeros(len(lo))
+    ok = hi > lo
+    if ok.any():
+        padded = np.append(values, 0.0)  # a range may end at len(values)
+        idx = np.column_stack([lo[ok], hi[ok]]).ravel()
+        out_max[ok] = np.maximum.reduceat(padded, idx)[::2]
+        out_min[ok] = np.minimum.reduceat(padded, idx)[::2]
+    return out_max, out_min
 
 
 _OPENERS = frozenset("([{\"'“‘«「『（【")
@@ -910,15 +923,16 @@ TOKEN_MODEL_COLUMNS = len(TOKEN_FEATURES) * (1 + len(TOKEN_CONTEXT)) + 3
 
 def _with_ngrams(dense: np.ndarray, ngram: np.ndarray, token_unit: np.ndarray) -> np.ndarray:
     """Dense token features with the n-gram opinion of the token and of its two neighbours
-    (-1 where the neighbour is in another unit)."""
+    (-1 where the neighbour is in another unit), as float32: what the trees read."""
     n = len(ngram)
-    prev = np.full(n, -1.0)
-    nxt = np.full(n, -1.0)
+    ngram = ngram.astype(np.float32)
+    prev = np.full(n, -1.0, dtype=np.float32)
+    nxt = np.full(n, -1.0, dtype=np.float32)
     if n > 1:
         same = token_unit[1:] == token_unit[:-1]
-        prev[1:] = np.where(same, ngram[:-1], -1.0)
-        nxt[:-1] = np.where(same, ngram[1:], -1.0)
-    return np.column_stack([dense, ngram, prev, nxt]).astype(np.float32)
+        prev[1:] = np.where(same, ngram[:-1], np.float32(-1.0))
+        nxt[:-1] = np.where(same, ngram[1:], np.float32(-1.0))
+    return np.column_stack([dense.astype(np.float32, copy=False), ngram, prev, nxt])
 
 
 class SpanDetector(ClassifierMixin, BaseEstimator):

@@ -269,19 +269,20 @@ def char_ngrams(page: PageText, folded: np.ndarray, n_buckets: int, head: int,
             m = len(c) - k + 1
             if m <= 0:
                 continue
-            h = c[:m].copy()
-            for j in range(1, k):
-                h = h * _P3 + c[j:m + j]
-            h = _mix(h + np.uint64(k))
             # An n-gram belongs to the unit of its last character; it may start on the
-            # separator before the unit (a line-start n-gram) but not span two units.
+            # separator before the unit (a line-start n-gram) but not span two units. Only
+            # those of unit heads are hashed: most characters of a long unit are past it.
             last_unit = page.unit[k - 1:]
             valid = in_head[k - 1:] & (last_unit >= 0)
             if k > 1:
-                second_unit = page.unit[1:m + 1]
-                valid &= second_unit == last_unit
-            rows_l.append(last_unit[valid])
-            cols_l.append((h[valid] % np.uint64(n_buckets)).astype(np.int64))
+                valid &= page.unit[1:m + 1] == last_unit
+            at = np.flatnonzero(valid)
+            h = c[at]
+            for j in range(1, k):
+                h = h * _P3 + c[at + j]
+            h = _mix(h + np.uint64(k))
+            rows_l.append(last_unit[at])
+            cols_l.append((h % np.uint64(n_buckets)).astype(np.int64))
     return _normalised(rows_l, cols_l, n_units, n_buckets)
 
 
@@ -309,7 +310,11 @@ def _normalised(rows_l: list[np.ndarray], cols_l: list[np.ndarray], n_rows: int,
     """Counts of (row, col) pairs as an l2-normalised CSR matrix, built with one sort."""
     rows = np.concatenate(rows_l) if rows_l else np.zeros(0, dtype=np.int64)
     cols = np.concatenate(cols_l) if cols_l else np.zeros(0, dtype=np.int64)
-    keys, counts = np.unique(rows * n_cols + cols, return_counts=True)
+    keys = rows * n_cols + cols
+    if n_rows * n_cols < 2**31:
+        keys = keys.astype(np.int32)  # sorts twice as fast as int64, in the same order
+    keys, counts = np.unique(keys, return_counts=True)
+    keys = keys.astype(np.int64)
     r = keys // n_cols
     indptr = np.zeros(n_rows + 1, dtype=np.int64)
     np.cumsum(np.bincount(r, minlength=n_rows), out=indptr[1:])

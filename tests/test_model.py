@@ -7,11 +7,14 @@ import json
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from cleaner import Cleaner
 from cleaner.errors import ModelError
+from cleaner.features import PageBatch
 from cleaner.model import DEFAULT_MODEL, load_model, manifest_path
+from cleaner.segment import segment_text
 from cleaner.units import LABELS
 
 
@@ -36,6 +39,20 @@ def test_load_and_predict_probabilities() -> None:
     for line in result.lines:
         assert set(line.probabilities) == set(LABELS)
         assert abs(sum(line.probabilities.values()) - 1.0) < 1e-3
+
+
+def test_the_text_model_judges_a_unit_alone_as_within_its_page() -> None:
+    # The span detector asks the text model about the units it has candidates in, and is
+    # answered from the unit stage's rows (`cleaning._KnownTexts`): those must be what the
+    # text model says of the unit's text on its own, as in training.
+    cleaner = Cleaner.load()
+    texts = ["Home | Americas", "  Chang'e 6 mission lands on the far side of the Moon  ",
+             "官方网站 8k8 withdrawal", "The probe collected samples. " * 30]
+    units = segment_text("\n\n".join(texts)).units
+    X = cleaner._features.transform(PageBatch([units]))
+    in_page = cleaner._model.text_proba(X)
+    alone = cleaner._model.text_proba_of([u.text for u in units], cleaner._features)
+    assert np.array_equal(in_page, alone)
 
 
 def test_tampered_model_is_refused(tmp_path: Path) -> None:

@@ -12,6 +12,7 @@ from cleaner.spans import (
     SPAN_FEATURES,
     TOKEN_FEATURES,
     Scan,
+    _range_max_min,
     build_bigrams,
     build_lexicon,
     candidates,
@@ -244,3 +245,15 @@ def test_word_pairs_say_nothing_on_a_page_in_another_language() -> None:
     dense, _ = token_features(scan)
     for name in ("pair_prev_known", "pair_next_known", "pair_skip_known"):
         assert (dense[:, TOKEN_FEATURES.index(name)] == -1).all()
+
+
+def test_token_score_range_extremes_match_a_plain_loop() -> None:
+    rng = np.random.default_rng(0)
+    values = rng.random(50)
+    lo = rng.integers(0, 51, 400)
+    hi = np.minimum(lo + rng.integers(0, 8, 400), 50)  # empty ranges and ranges ending at 50
+    got_max, got_min = _range_max_min(values, lo, hi)
+    for i in range(len(lo)):
+        seg = values[lo[i]:hi[i]]
+        assert got_max[i] == (seg.max() if len(seg) else 0.0)
+        assert got_min[i] == (seg.min() if len(seg) else 0.0)

@@ -49,3 +49,13 @@ def test_scripts_of_letters() -> None:
     page = ts.PageText.of(["aб中ア한ت"])
     names = [ts.SCRIPTS[s - 1] if s else None for s in page.script[1:-1]]
     assert names == ["latin", "cyrillic", "cjk", "kana", "hangul", "arabic"]
+
+
+def test_ngram_counts_are_those_of_the_unit_heads_only() -> None:
+    # Only the first `head` characters of a unit give n-grams, however long the unit: a long
+    # tail must change nothing, and a change inside the head must.
+    head = "Chang'e 6 mission lands on the far side of the Moon"
+    page = ts.PageText.of([head, head + " and a long tail" * 200, "x" + head[1:]])
+    grams = ts.char_ngrams(page, ts.fold(page), 1 << 16, head=len(head))
+    assert (grams[0] != grams[1]).nnz == 0
+    assert (grams[0] != grams[2]).nnz > 0
