@@ -94,10 +94,6 @@ class Cleaner:
     def content_floor(self) -> float:
         return float(getattr(self._model, "content_floor_", CONTENT_FLOOR))
 
-    def predict_proba(self, units: list[Unit]) -> np.ndarray:
-        """Probabilities of `LABELS` for each unit of one page."""
-        return self.pipeline.predict_proba(PageBatch([units]))
-
     def judge_fields(self, units: list[Unit], labels: list[str],
                      proba: np.ndarray) -> dict[int, list[Field]]:
         """Fields of the separated lines that are not plain boilerplate, each labelled in
