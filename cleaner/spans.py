@@ -505,7 +505,10 @@ def candidates(scan: Scan, token_score: np.ndarray, threshold: float,
     # Promos appended to a line or put before it: the last or first one to three sentences,
     # and, for lines that do not end in a stop (headings, list items), the tail from a
     # capitalised word shortly before the hot tokens (or the head up to one after them).
-    hot_units = set(w.unit[hot].tolist()) if n else set()
+    # Only in units with a token hot enough to be the edge of a run: a sentence candidate is
+    # long, and most of what the text model reads; units whose tokens are all barely warm
+    # almost never hold an appended promo (none of 122 on injected dev pages).
+    hot_units = set(w.unit[token_score >= max(threshold, edge_threshold)].tolist()) if n else set()
     for u, t in enumerate(scan.texts):
         if len(t) < 25 or u not in hot_units:
             continue

@@ -9,6 +9,7 @@ from cleaner.repair import apply_spans
 from cleaner.result import Span
 from cleaner.spans import (
     KIND_JOIN,
+    KIND_SENTENCE,
     SPAN_FEATURES,
     TOKEN_FEATURES,
     Scan,
@@ -257,3 +258,21 @@ def test_token_score_range_extremes_match_a_plain_loop() -> None:
         seg = values[lo[i]:hi[i]]
         assert got_max[i] == (seg.max() if len(seg) else 0.0)
         assert got_min[i] == (seg.min() if len(seg) else 0.0)
+
+
+def test_only_a_unit_with_a_token_hot_enough_for_a_run_edge_gets_sentence_candidates() -> None:
+    # A sentence candidate is long and most of what the text model reads: a line whose tokens
+    # are all barely above the token threshold gets none, one with a token that could edge a
+    # run gets its last sentence (where an appended promo sits) as a candidate.
+    line = "The ferries run again since Monday. Get cheap zorbix credits at zorbix dot win today."
+    scan = Scan.of([line], ARTICLE)
+    unknown = token_features(scan)[0][:, TOKEN_FEATURES.index("oov")] > 0
+    promo = "Get cheap zorbix credits at zorbix dot win today."
+
+    def sentence_candidates(score: np.ndarray) -> set[str]:
+        cands = candidates(scan, score, 0.05, edge_threshold=0.3)
+        return {line[a:b] for a, b, k in zip(cands.start, cands.end, cands.kind)
+                if k == KIND_SENTENCE}
+
+    assert sentence_candidates(np.where(unknown, 0.1, 0.0)) == set()
+    assert promo in sentence_candidates(np.where(unknown, 0.6, 0.0))
