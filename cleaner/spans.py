@@ -17,14 +17,15 @@ records (`training/inject.py`), and both looking at what makes a stretch of text
    word pairs), and a linear model's opinion of hashed character n-grams of the token and its
    neighbours.
 2. Candidate spans are built from runs of high-scoring tokens (with variants one token longer
-   or shorter), from sentences at either end of a unit, and from cuts that fuse two stretches
-   into a word the page uses (`Chan` + `g'e` = `Chang'e`). A gradient-boosted model scores each
-   candidate from span-level features: its tokens' scores, their fit with the page, the
-   spam opinion of the unit text model on the span and on what remains, and where it sits.
+   or shorter), from sentences at either end of a unit that has a clearly suspect token, and
+   from cuts that fuse two stretches into a word the page uses (`Chan` + `g'e` = `Chang'e`). A
+   gradient-boosted model scores each candidate from span-level features: its tokens' scores,
+   their fit with the page, the spam opinion of the unit text model on the span and on its
+   whole line, and where it sits.
 
 Non-overlapping candidates above the threshold are kept, best first. Only content units are
-scanned, and stage 2 only sees the few candidates stage 1 lets through, which keeps span
-detection a small share of cleaning a page.
+scanned, and stage 2 only sees the candidates stage 1 lets through: what span detection costs
+is mostly how many those are (docs/benchmarks.md, "Where the span time goes").
 """
 
 from __future__ import annotations
