@@ -16,7 +16,6 @@ pages of `--split`, one per line.
 from __future__ import annotations
 
 import argparse
-import gzip
 import io
 import os
 import re
@@ -25,6 +24,7 @@ import sys
 import tarfile
 import tempfile
 import time
+from itertools import islice
 from pathlib import Path
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
@@ -36,6 +36,8 @@ import joblib.numpy_pickle as numpy_pickle  # noqa: E402
 
 from cleaner.cleaning import Cleaner  # noqa: E402
 from cleaner.segment import segment_html  # noqa: E402
+from training.build_dataset import wcxb_pages  # noqa: E402
+from training.io import default_data_dir  # noqa: E402
 
 OLD = "cleaner_old"
 
@@ -81,11 +83,10 @@ def without_spans(cleaner: Cleaner) -> Cleaner:
 
 
 def pages(split: str, limit: int) -> list[str]:
-    files = sorted((REPO.parent / "shared" / "data" / "wcxb" / split / "html").glob("*"))[:limit]
+    """The text of the blocks of the first `limit` WCXB pages of `split`, one per line."""
     out = []
-    for f in files:
-        units = segment_html(gzip.open(f, "rt", encoding="utf-8", errors="replace").read()).units
-        text = "\n".join(u.text for u in units)
+    for _, html, _ in islice(wcxb_pages(default_data_dir() / "wcxb" / split), limit):
+        text = "\n".join(u.text for u in segment_html(html).units)
         if text.strip():
             out.append(text)
     return out

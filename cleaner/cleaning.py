@@ -84,7 +84,7 @@ class Cleaner:
         fields = self.judge_fields(units, labels, proba)
         # The span detector asks the text model about every unit it has candidates in; the
         # unit stage has those answers already.
-        score_text = _KnownTexts(self._score_text, dict(zip(
+        score_text = None if self._spans is None else _KnownTexts(self._score_text, dict(zip(
             (u.text for u in units), self._model.text_proba(X))))
         lines = repair_units(units, labels, proba, fields, self._spans, score_text,
                              lambda texts: self.relabel(units, texts), apply=repair)
