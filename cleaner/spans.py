@@ -52,6 +52,10 @@ MAX_SCAN_CHARS = 10_000
 TOKEN_BUCKETS = 2**16
 MAX_SPAN_TOKENS = 8  # tokens of the longest keyword-like candidate (sentences are separate)
 MIN_FUSED_CHARS = 4
+# Pages whose scanned units hold fewer tokens than this get the small-page threshold
+# (`SpanDetector.threshold_for`): about one WCXB dev page in seven, and a page of one to eight
+# article paragraphs between a menu and a footer nearly always.
+SMALL_PAGE_TOKENS = 300
 MAX_JOIN_HEAD = 12  # characters of a word that may stand before a splice
 
 
@@ -426,6 +430,7 @@ class Candidates:
     first_tok: np.ndarray  # token range [first_tok, last_tok) of the candidate (-1: none)
     last_tok: np.ndarray
     fused_df: np.ndarray  # KIND_JOIN: content units using the fused word
+    page_tokens: int = 0  # tokens of the scanned units: how much page there is to go by
 
     def __len__(self) -> int:
         return len(self.unit)
@@ -542,11 +547,11 @@ def candidates(scan: Scan, token_score: np.ndarray, threshold: float,
                     KIND_SENTENCE, -1, -1)
     if not units:
         z = np.zeros(0, dtype=np.int64)
-        return Candidates(z, z, z, z, z, z, z)
+        return Candidates(z, z, z, z, z, z, z, page_tokens=n)
     arr = [np.asarray(x, dtype=np.int64) for x in (units, starts, ends, kinds, ft, lt, fused)]
     # The same offsets may come from several runs; keep one.
     key = np.unique(np.stack(arr[:3]).T, axis=0, return_index=True)[1]
-    return Candidates(*(x[np.sort(key)] for x in arr))
+    return Candidates(*(x[np.sort(key)] for x in arr), page_tokens=n)
 
 
 _SENTENCE_PUNCT = re.compile(r"[,;:.!?—–()\[\]]")
@@ -686,8 +691,8 @@ def _join_candidates(scan: Scan, u: int, a: int, b: int, base: int, add,  # noqa
     left = (int(w.first[a]) - base, int(w.last[a]) - base)
     word_start = text.rfind(" ", 0, left[0] + 1) + 1
     first_space = text.find(" ", left[0])
-    if _bare(text[word_start:len(text) if first_space < 0 else first_space].lower()) in \
-            scan.lexicon:
+    if _is_lexicon_word(_bare(text[word_start:len(text) if first_space < 0 else first_space]
+                              .lower()), scan.lexicon):
         return
     ends = set()
     for t in range(a, min(b + 1, len(w))):
@@ -699,7 +704,7 @@ def _join_candidates(scan: Scan, u: int, a: int, b: int, base: int, add,  # noqa
             while end > 0 and text[end - 1] in _PUNCT:
                 end -= 1
             start = text.rfind(" ", 0, end) + 1
-            if _bare(text[start:end].lower()) not in scan.lexicon:
+            if not _is_lexicon_word(_bare(text[start:end].lower()), scan.lexicon):
                 ends.add(end)
     if not ends:
         return
@@ -751,6 +756,19 @@ def _join_candidates(scan: Scan, u: int, a: int, b: int, base: int, add,  # noqa
                         best = (cut_a, cut_b, 0)
     if best is not None:
         add(u, best[0], best[1], KIND_JOIN, a, b, best[2])
+
+
+_INFLECTIONS = ("'s", "s", "es", "ed", "d", "ing", "ly", "er", "ers")
+
+
+def _is_lexicon_word(word: str, lexicon: Collection[str]) -> bool:
+    """Whether `word` is a lexicon word or one inflected (`depths`, `restricting`): the
+    lexicon holds the words that three pages use, and a plural or a participle it misses is
+    still no word a splice broke."""
+    if word in lexicon:
+        return True
+    return any(word.endswith(x) and len(word) - len(x) >= MIN_FUSED_CHARS
+               and word[: -len(x)] in lexicon for x in _INFLECTIONS)
 
 
 def _cut_is_foreign(scan: Scan, u: int, base: int, a: int, b: int) -> bool:
@@ -1044,7 +1062,20 @@ class SpanDetector(ClassifierMixin, BaseEstimator):
         if not texts:
             return []
         cands, proba = self.score(texts, context, text_scorer, sources)
-        return select(texts, cands, proba, self.threshold if threshold is None else threshold)
+        if threshold is None:
+            threshold = self.threshold_for(cands.page_tokens)
+        return select(texts, cands, proba, threshold)
+
+    def threshold_for(self, page_tokens: int) -> float:
+        """The cut threshold for a page whose scanned units hold `page_tokens` tokens. Small
+        pages have their own, tuned on small pages (`training.tune`): on a page of a dozen
+        lines nearly every word is used nowhere else on it, which on a long page is what a
+        splice looks like, so the same score means less there. Never below the threshold of
+        long pages."""
+        small = getattr(self, "small_threshold_", None)
+        if small is not None and page_tokens < SMALL_PAGE_TOKENS:
+            return max(float(small), self.threshold)
+        return self.threshold
 
 
 def select(texts: Sequence[str], cands: Candidates, proba: np.ndarray,

@@ -13,6 +13,7 @@ from cleaner.spans import (
     SPAN_FEATURES,
     TOKEN_FEATURES,
     Scan,
+    _is_lexicon_word,
     _range_max_min,
     build_bigrams,
     build_lexicon,
@@ -115,6 +116,18 @@ def test_a_join_never_cuts_out_the_pages_own_words() -> None:
     context = [*ARTICLE, "The wild ferries will be free to ride.", "Free rides attend the fair."]
     line = "The fair will be free to attend from Monday"
     assert "l be free to atten" not in _candidate_texts(line, context, kind=KIND_JOIN)
+
+
+def test_a_join_never_breaks_an_inflected_common_word() -> None:
+    # `depths` is no lexicon word, but `depth` is: cutting `rfish living at depth` out of
+    # `anglerfish living at depths` (leaving `angles`) would break a real word, not a splice.
+    lexicon = build_lexicon([["angles living depth"]] * 3)
+    line = "They found a species of anglerfish living at depths of more than 2,000 metres."
+    assert not _candidate_texts(line, ARTICLE, lexicon, KIND_JOIN)
+    assert _is_lexicon_word("depths", lexicon) and _is_lexicon_word("depth", lexicon)
+    assert _is_lexicon_word("living", lexicon)
+    assert not _is_lexicon_word("withdrawalg'e", build_lexicon([["withdrawal"]] * 3))
+    assert not _is_lexicon_word("bros", build_lexicon([["bro"]] * 3))  # stems of 4+ letters
 
 
 def test_glued_symbols_and_brackets_go_with_the_span() -> None:

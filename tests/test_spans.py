@@ -3,6 +3,8 @@ repaired, legitimate odd-looking text is left alone. Runs the shipped model."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from cleaner import clean
@@ -114,6 +116,22 @@ def test_articles_in_other_languages_are_kept_whole() -> None:
         for text in article[1:]:
             line = line_of(result, text)
             assert line.label == "content" and line.clean_text == text, (text, line.spans)
+
+
+# Small clean pages of a few lines (an excerpt, a short post), one per paragraph of the file:
+# nearly every word on them is used nowhere else on the page, which on a page of hundreds of
+# lines is what a splice looks like.
+SMALL_PAGES = [p.split("\n") for p in
+               (Path(__file__).parent / "data" / "small_pages.txt").read_text("utf-8")
+               .strip().split("\n\n")]
+
+
+@pytest.mark.parametrize("lines", SMALL_PAGES, ids=[p[1][:24] for p in SMALL_PAGES])
+def test_small_clean_pages_are_not_cut(lines: list[str]) -> None:
+    result = clean(text="\n".join(lines))
+    for text in lines[1:-1]:  # the article between a menu line and a footer line
+        line = line_of(result, text)
+        assert line.label == "content" and line.clean_text == text, (text, line.spans)
 
 
 def test_a_foreign_script_fragment_glued_into_latin_text_is_excised() -> None:

@@ -40,12 +40,13 @@ from training.tune import (
     MAX_ALTERED,
     span_report,
     tune_content_floor,
-    tune_span_threshold,
+    tune_span_thresholds,
     unit_lengths,
 )
 
 VALID_BUCKETS = 5  # one page source in five is held out for validation
 CROP_SHARE = 0.3  # pages that also give a small page of themselves (`crop_records`)
+VALIDATION_CROPS = 3  # small pages made of every validation page (`validation_set`)
 CIPHER_SHARE = 0.25  # pages that also give a copy in another alphabet (`training.augment`)
 DECOY_RATE = 0.35  # pages that get a benign separated line (training.inject decoy_byline)
 SPLICED_WEIGHT = 1.0  # real lines with spam spliced in (weight relative to their class)
@@ -120,7 +121,8 @@ def inject_folds(
     return out, folds
 
 
-def crop_records(records: list[dict], share: float, seed: int) -> list[dict]:
+def crop_records(records: list[dict], share: float, seed: int, tag: str = "crop"
+                 ) -> list[dict]:
     """Small pages made from real ones: a few units of the page's start (its masthead, menu),
     a short run of its article, and a few units of its end (its footer).
 
@@ -143,7 +145,7 @@ def crop_records(records: list[dict], share: float, seed: int) -> list[dict]:
         run = list(range(start, min(start + rng.randint(1, 8), content_at[-1] + 1)))
         keep = sorted(set(head + run + tail))
         crop = {k: v for k, v in r.items() if k not in ("units", "labels", "spans", "injections")}
-        crop["id"] = f"{r['id']}-crop"
+        crop["id"] = f"{r['id']}-{tag}"
         crop["units"] = [dict(r["units"][i]) for i in keep]
         crop["labels"] = [r["labels"][i] for i in keep]
         if r.get("spans"):
@@ -167,10 +169,17 @@ def inject_validation(
 
 def validation_set(records: list[dict], n_folds: int, seed: int, rate: float,
                    data_dir: Path | None, inject: bool = True) -> list[dict]:
-    """The validation pages of `records` (one page source in five), with ciphered copies
-    (thresholds tuned on English alone would cut into pages in any other script) and spam
-    from the vocabulary slice no training fold uses. The same for training and re-tuning."""
+    """The validation pages of `records` (one page source in five), with small crops of them
+    and ciphered copies (thresholds tuned on long English pages alone would cut into small
+    pages and pages in any other script), and spam from the vocabulary slice no training fold
+    uses. The same for training and re-tuning."""
     valid = [r for r in records if is_validation(r)]
+    # Small pages too, for the small-page span threshold: a threshold tuned on pages of
+    # hundreds of lines cuts into the five-line page, where nearly every word is used nowhere
+    # else. Several crops of each page, so that a few thousand clean lines decide it.
+    whole = list(valid)
+    for k in range(VALIDATION_CROPS):
+        valid += crop_records(whole, 1.0, seed + 2 + k, tag=f"crop{k}")
     valid += cipher_records(valid, CIPHER_SHARE, seed + 1)
     return inject_validation(valid, n_folds, seed + 100, rate, data_dir) if inject else valid
 
@@ -268,9 +277,9 @@ def main(argv: list[str] | None = None) -> int:
         proba = pipeline.predict_proba(Xv)
         floor = tune_content_floor(proba, yv, unit_lengths(Xv), args.target_recall)
         model.content_floor_ = floor["floor"]
-        rows = span_report(detector, valid, lambda texts: model.text_proba_of(texts, features))
-        chosen = tune_span_threshold(rows, args.max_altered)
-        detector.threshold = chosen["threshold"]
+        report = span_report(detector, valid,
+                             lambda texts: model.text_proba_of(texts, features))
+        chosen = tune_span_thresholds(detector, report, args.max_altered)
         metrics = {
             "units_argmax": unit_report(yv, pipeline.predict(Xv)),
             "content_floor": floor,

@@ -6,10 +6,12 @@ an altered sentence):
 
 * the content floor: a unit is kept unless P(content) is below it. It is the highest floor at
   which the kept units still hold `target_recall` of the content characters;
-* the span threshold: a candidate span is cut when its probability is above it. It is the lowest
-  threshold at which at most `max_altered` of the clean content units get a cut.
+* the span thresholds: a candidate span is cut when its probability is above the threshold of
+  its page's size. Each is the lowest at which at most `max_altered` of the clean content units
+  of such pages get a cut: one for long pages, one for small pages (fewer than
+  `cleaner.spans.SMALL_PAGE_TOKENS` scanned tokens), where every word looks unknown.
 
-Run as a script, it re-tunes the span threshold of a trained model in place (no retraining),
+Run as a script, it re-tunes the span thresholds of a trained model in place (no retraining),
 and with `--target-recall` the content floor too:
 
     python -m training.tune --model my-model.joblib --data data/wcxb-dev.jsonl.gz
@@ -20,6 +22,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -28,7 +31,7 @@ import numpy as np
 from cleaner.features import PageBatch
 from cleaner.model import load_model, save_model
 from cleaner.repair import apply_spans
-from cleaner.spans import SpanDetector, select
+from cleaner.spans import SMALL_PAGE_TOKENS, SpanDetector, select
 from cleaner.units import LABELS
 from training.io import default_data_dir, read_jsonl
 from training.train_spans import page_examples
@@ -77,10 +80,11 @@ def tune_content_floor(proba: np.ndarray, y: np.ndarray, lengths: np.ndarray,
 
 def span_report(detector: SpanDetector, records: Sequence[dict],
                 text_scorer: Callable[[list[str]], np.ndarray] | None,
-                thresholds: Sequence[float] = SPAN_THRESHOLDS) -> list[dict[str, float]]:
-    """For each threshold: the share of spliced units repaired exactly to their original text,
+                thresholds: Sequence[float] = SPAN_THRESHOLDS) -> dict[str, list[dict[str, float]]]:
+    """For each threshold, on long pages and on small ones (fewer than SMALL_PAGE_TOKENS
+    scanned tokens) apart: the share of spliced units repaired exactly to their original text,
     and the share of clean content units that get altered."""
-    scored = []
+    scored: dict[str, list] = {"long": [], "small": []}
     for rec in records:
         ex = page_examples(rec)
         if ex is None:
@@ -91,23 +95,27 @@ def span_report(detector: SpanDetector, records: Sequence[dict],
             apply_spans(t, [_span(t, a, b) for a, b in g]) if g else None
             for t, g in zip(texts, gold)
         ]
-        scored.append((texts, targets, cands, proba))
-    rows = []
-    for t in thresholds:
-        exact = spliced = altered = clean = 0
-        for texts, targets, cands, proba in scored:
-            chosen = select(texts, cands, proba, float(t))
-            for text, target, spans in zip(texts, targets, chosen):
-                if target is None:
-                    clean += 1
-                    altered += bool(spans)
-                else:
-                    spliced += 1
-                    exact += apply_spans(text, spans) == target
-        rows.append({"threshold": float(t), "exact": exact / max(1, spliced),
-                     "altered": altered / max(1, clean), "spliced_units": spliced,
-                     "clean_units": clean})
-    return rows
+        size = "small" if cands.page_tokens < SMALL_PAGE_TOKENS else "long"
+        scored[size].append((texts, targets, cands, proba))
+    report: dict[str, list[dict[str, float]]] = {}
+    for size, pages in scored.items():
+        rows = []
+        for t in thresholds:
+            exact = spliced = altered = clean = 0
+            for texts, targets, cands, proba in pages:
+                chosen = select(texts, cands, proba, float(t))
+                for text, target, spans in zip(texts, targets, chosen):
+                    if target is None:
+                        clean += 1
+                        altered += bool(spans)
+                    else:
+                        spliced += 1
+                        exact += apply_spans(text, spans) == target
+            rows.append({"threshold": float(t), "exact": exact / max(1, spliced),
+                         "altered": altered / max(1, clean), "spliced_units": spliced,
+                         "clean_units": clean, "pages": len(pages)})
+        report[size] = rows
+    return report
 
 
 def tune_span_threshold(rows: list[dict[str, float]], max_altered: float = MAX_ALTERED
@@ -115,6 +123,18 @@ def tune_span_threshold(rows: list[dict[str, float]], max_altered: float = MAX_A
     """The lowest threshold that alters at most `max_altered` of clean content units."""
     ok = [r for r in rows if r["altered"] <= max_altered]
     return min(ok, key=lambda r: r["threshold"]) if ok else rows[-1]
+
+
+def tune_span_thresholds(detector: SpanDetector, report: dict[str, list[dict[str, float]]],
+                         max_altered: float = MAX_ALTERED) -> dict[str, dict[str, float]]:
+    """Set the detector's threshold for long pages and its small-page one, each the lowest
+    that alters at most `max_altered` of the clean content units of such pages; returns both
+    rows (the manifest's record of them)."""
+    long_row = tune_span_threshold(report["long"], max_altered)
+    small_row = tune_span_threshold(report["small"], max_altered)
+    detector.threshold = long_row["threshold"]
+    detector.small_threshold_ = max(small_row["threshold"], long_row["threshold"])
+    return {"long": long_row, "small": small_row}
 
 
 def _span(text: str, a: int, b: int):  # noqa: ANN202
@@ -154,13 +174,14 @@ def main(argv: list[str] | None = None) -> int:
         model.content_floor_ = floor["floor"]
         metrics["content_floor"] = floor
         print(json.dumps(floor), file=sys.stderr)
-    rows = span_report(model.spans_, valid, lambda texts: model.text_proba_of(texts, features))
-    chosen = tune_span_threshold(rows, args.max_altered)
-    model.spans_.threshold = chosen["threshold"]
+    report = span_report(model.spans_, valid,
+                         lambda texts: model.text_proba_of(texts, features))
+    chosen = tune_span_thresholds(model.spans_, report, args.max_altered)
     print(json.dumps(chosen), file=sys.stderr)
     metrics["spans"] = chosen
     keep = {k: v for k, v in manifest.items()
             if k not in ("sklearn_version", "file", "sha256", "size_bytes")}
+    keep["tuned_at"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     save_model(pipeline, args.model, keep)
     return 0
 
