@@ -100,3 +100,17 @@ def test_tuning_picks_the_lowest_safe_threshold_for_each_size(detector: SpanDete
     tune_span_thresholds(detector, {"long": rows([0.01, 0.01, 0.01, 0.0]),
                                     "small": rows([0.0, 0.0, 0.0, 0.0])}, 0.0006)
     assert detector.threshold == 0.8 and detector.small_threshold_ == 0.8
+
+
+def test_validation_pages_of_one_size_set_both_thresholds(detector: SpanDetector) -> None:
+    def rows(altered: list[float], clean: int) -> list[dict]:
+        return [{"threshold": t, "exact": 0.5, "altered": a, "spliced_units": 10,
+                 "clean_units": clean, "pages": 5} for t, a in zip((0.1, 0.4, 0.8), altered)]
+
+    # Only small pages: their threshold serves long pages too, not the lowest of all.
+    tune_span_thresholds(detector, {"long": rows([0.0, 0.0, 0.0], 0),
+                                    "small": rows([0.01, 0.0, 0.0], 500)}, 0.0006)
+    assert detector.threshold == 0.4 and detector.small_threshold_ == 0.4
+    tune_span_thresholds(detector, {"long": rows([0.01, 0.01, 0.0], 500),
+                                    "small": rows([0.0, 0.0, 0.0], 0)}, 0.0006)
+    assert detector.threshold == 0.8 and detector.small_threshold_ == 0.8

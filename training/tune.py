@@ -132,9 +132,19 @@ def tune_span_thresholds(detector: SpanDetector, report: dict[str, list[dict[str
     rows (the manifest's record of them)."""
     long_row = tune_span_threshold(report["long"], max_altered)
     small_row = tune_span_threshold(report["small"], max_altered)
+    # Validation pages of one size only (a user's own data): no clean line of the other size
+    # says anything, and its "lowest threshold that alters nothing" would be the lowest of all.
+    if not _clean_units(report["long"]):
+        long_row = small_row
+    if not _clean_units(report["small"]):
+        small_row = long_row
     detector.threshold = long_row["threshold"]
     detector.small_threshold_ = max(small_row["threshold"], long_row["threshold"])
     return {"long": long_row, "small": small_row}
+
+
+def _clean_units(rows: list[dict[str, float]]) -> int:
+    return int(rows[0]["clean_units"]) if rows else 0
 
 
 def _span(text: str, a: int, b: int):  # noqa: ANN202
