@@ -225,6 +225,7 @@ def _output_record(base: dict[str, Any], result: Result | None, error: dict | No
             published=data["published"],
             lines=data["lines"],
             spans=data["spans"],
+            hidden=data["hidden"],
         )
     out["error"] = error
     return out

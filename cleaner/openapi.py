@@ -42,7 +42,8 @@ _REQUEST_ID_HEADER = {
     "schema": {"type": "string", "pattern": "^[A-Za-z0-9._:/+=@-]{1,128}$"},
 }
 
-RESULT_KEYS = ["text", "title", "published", "kind", "model_version", "lines", "spans"]
+RESULT_KEYS = ["text", "title", "published", "kind", "model_version", "lines", "spans",
+               "hidden"]
 _SPAN = {
     "type": "object",
     "required": ["start", "end", "text", "label", "score"],
@@ -130,6 +131,11 @@ SCHEMAS: dict[str, Any] = {
             "model_version": {"type": "string"},
             "lines": {"type": "array", "items": {"$ref": "#/components/schemas/Line"}},
             "spans": {"type": "array", "items": {"$ref": "#/components/schemas/PageSpan"}},
+            "hidden": {"type": "array", "items": {"type": "string"},
+                       "description": "HTML: text of the elements the page hides (hidden, "
+                                      "aria-hidden, display:none or visibility:hidden), "
+                                      "never part of the article; at most 200, each cut "
+                                      "at 2,000 characters"},
         },
         "additionalProperties": False,
     },

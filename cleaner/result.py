@@ -50,6 +50,8 @@ class Result:
     lines: list[Line]
     kind: str
     model_version: str
+    # HTML: the text of the elements the page hides, dropped before segmenting (`Page.hidden`)
+    hidden: list[str] = field(default_factory=list)
 
     @property
     def spans(self) -> list[dict[str, Any]]:
@@ -66,6 +68,7 @@ class Result:
             "model_version": self.model_version,
             "lines": [asdict(ln) for ln in self.lines],
             "spans": self.spans,
+            "hidden": list(self.hidden),
         }
 
 
@@ -88,6 +91,7 @@ def assemble(page: Page, lines: list[Line], model_version: str) -> Result:
         lines=lines,
         kind=page.kind,
         model_version=model_version,
+        hidden=list(page.hidden),
     )
 
 

@@ -41,6 +41,9 @@ LIST_TAGS = frozenset({"li", "dd", "dt"})
 CELL_TAGS = frozenset({"td", "th"})
 _WS = re.compile(r"\s+")
 _HIDDEN_STYLE = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden", re.I)
+# Hidden text kept for the audit, bounded on hostile input (a page of a million hidden spans).
+MAX_HIDDEN = 200
+MAX_HIDDEN_CHARS = 2_000
 _ATTR_TOKEN = re.compile(r"[a-z]+")
 _PUBLISHED_META = (
     "article:published_time",
@@ -139,15 +142,27 @@ def _page_meta(tree: LexborHTMLParser) -> tuple[str | None, dict[str, str]]:
     return title or None, meta
 
 
-def _remove_invisible(tree: LexborHTMLParser) -> None:
-    """Drop what a reader never sees, inside the parser, before the Python pass."""
+def _remove_invisible(tree: LexborHTMLParser) -> list[str]:
+    """Drop what a reader never sees, inside the parser, before the Python pass, and return
+    the text of the hidden elements dropped (`Page.hidden`): a hidden block of links is how
+    hacked pages feed spam to crawlers, and nothing is removed without a trace."""
     tree.strip_tags(list(SKIP_TAGS))
-    for node in tree.css("[hidden], [aria-hidden=true]"):
+    hidden = [node for node in tree.css("[hidden], [aria-hidden=true], [style]")
+              if "style" not in node.attrs or "hidden" in node.attrs
+              or node.attrs.get("aria-hidden") == "true"
+              or _HIDDEN_STYLE.search(node.attrs.get("style") or "")]
+    # Texts first, every node still in the tree, in document order: a hidden element inside
+    # another is read as part of the outer one and not again.
+    texts: list[str] = []
+    for node in hidden:
+        if len(texts) >= MAX_HIDDEN:
+            break
+        text = " ".join((node.text(deep=True, separator=" ") or "").split())[:MAX_HIDDEN_CHARS]
+        if text and not any(text in t for t in texts[-8:]):
+            texts.append(text)
+    for node in hidden:
         node.decompose()
-    for node in tree.css("[style]"):
-        style = node.attrs.get("style")
-        if style and _HIDDEN_STYLE.search(style):
-            node.decompose()
+    return texts
 
 
 class _Open:
@@ -257,10 +272,10 @@ def segment_html(html: str) -> Page:
     """Block-level text units of an HTML document, in document order."""
     tree = LexborHTMLParser(bound_nesting(html))
     title, meta = _page_meta(tree)
-    _remove_invisible(tree)
+    hidden = _remove_invisible(tree)
     root = tree.root
     if root is None:
-        return Page(units=[], kind="html", html_title=title, meta=meta)
+        return Page(units=[], kind="html", html_title=title, meta=meta, hidden=hidden)
     walk = _Walk()
     stack = walk.stack
     for node in root.traverse(include_text=True):
@@ -285,4 +300,4 @@ def segment_html(html: str) -> Page:
     while stack:
         walk.close()
     walk.flush()
-    return Page(units=walk.units, kind="html", html_title=title, meta=meta)
+    return Page(units=walk.units, kind="html", html_title=title, meta=meta, hidden=hidden)

@@ -13,7 +13,8 @@ the digest against the manifest before unpickling. The loaded model is cached pe
 process (Spark reuses Python workers), so it is loaded once per worker, not once per batch.
 
 Columns added (as in `cleaner batch`'s Parquet output): `clean_text`, `title`, `published`
-(strings) and `lines`, `spans`, `error` (JSON text; `from_json` or `get_json_object` read them).
+(strings) and `lines`, `spans`, `hidden`, `error` (JSON text; `from_json` or
+`get_json_object` read them).
 
 PySpark is an optional extra (`pip install 'cleaner[spark]'`); nothing here is imported by the
 rest of cleaner.

@@ -45,3 +45,6 @@ class Page:
     kind: str  # "text" or "html"
     html_title: str | None = None  # <title> of an HTML page
     meta: dict[str, str] = field(default_factory=dict)  # e.g. published date from <meta>
+    # HTML: text of the elements the page hides (`hidden`, `aria-hidden`, `display: none`),
+    # dropped before segmenting: never a unit, never article text, but kept for the audit.
+    hidden: list[str] = field(default_factory=list)

@@ -9,10 +9,11 @@ uninterrupted run would have written.
 
 Parquet has one schema per file, while JSONL records may differ from line to line, so the
 columnar rule is: result columns (`clean_text`, `title`, `published`) are strings and the
-nested ones (`lines`, `spans`, `error`) are JSON text, the same shape `cleaner.spark` returns;
-input fields keep their type (string, integer, float, boolean) as inferred from the first part,
-nested input values become JSON text, and a value that does not fit its column (or a field
-that the first part never had) stops the run with an error instead of being dropped.
+nested ones (`lines`, `spans`, `hidden`, `error`) are JSON text, the same shape `cleaner.spark`
+returns; input fields keep their type (string, integer, float, boolean) as inferred from the
+first part, nested input values become JSON text, and a value that does not fit its column
+(or a field that the first part never had) stops the run with an error instead of being
+dropped.
 """
 
 from __future__ import annotations
@@ -32,8 +33,9 @@ from cleaner.errors import CleanerError
 OUTPUT_FORMATS: tuple[str, ...] = ("jsonl", "parquet")
 # Result fields every record gets after its input fields; the nested ones are JSON text in
 # columnar outputs.
-RESULT_FIELDS: tuple[str, ...] = ("clean_text", "title", "published", "lines", "spans", "error")
-JSON_COLUMNS: frozenset[str] = frozenset({"lines", "spans", "error"})
+RESULT_FIELDS: tuple[str, ...] = ("clean_text", "title", "published", "lines", "spans", "hidden",
+                                  "error")
+JSON_COLUMNS: frozenset[str] = frozenset({"lines", "spans", "hidden", "error"})
 GZIP_LEVEL = 6  # zlib's default: level 9 costs twice the CPU for ~2% smaller output
 
 

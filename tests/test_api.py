@@ -50,10 +50,21 @@ def test_clean_html() -> None:
     assert result.title == "Council approves bridge budget"
 
 
+def test_hidden_spam_is_not_article_text_but_stays_in_the_audit() -> None:
+    farm = "".join(f'<a href="https://slot{i}.example">slot gacor {i}</a> ' for i in range(5))
+    html = HTML_PAGE.replace("</body>", f'<div style="display:none">{farm}</div></body>')
+    result = clean(html=html)
+    assert "slot gacor" not in result.text
+    assert result.hidden == [" ".join(f"slot gacor {i}" for i in range(5))]
+    assert result.to_dict()["hidden"] == result.hidden
+    assert clean(text=TEXT_PAGE).hidden == []
+
+
 def test_to_dict_is_json_ready() -> None:
     d = clean(text=TEXT_PAGE).to_dict()
     again = json.loads(json.dumps(d))
-    assert set(again) >= {"text", "title", "published", "lines", "spans", "model_version"}
+    assert set(again) >= {"text", "title", "published", "lines", "spans", "model_version",
+                          "hidden"}
     line = again["lines"][0]
     assert set(line) >= {"index", "label", "probabilities", "text", "clean_text", "spans"}
 

@@ -25,9 +25,10 @@ from cleaner import batch as batch_mod
 from cleaner.cli import main
 from cleaner.parts import PROGRESS_FILE, partial_dir
 from cleaner.units import LABELS
+from cleaner.writers import JSON_COLUMNS
 
 REPO = Path(__file__).resolve().parents[1]
-RESULT_KEYS = ("clean_text", "title", "published", "lines", "spans", "error")
+RESULT_KEYS = ("clean_text", "title", "published", "lines", "spans", "hidden", "error")
 HTML = (
     f"<html><head><title>T</title></head><body><nav>Home | News</nav><p>{ARTICLE}</p></body></html>"
 )
@@ -45,7 +46,7 @@ def read_any(path: Path) -> list[dict[str, Any]]:
 
         rows = pq.read_table(path).to_pylist()
         for row in rows:
-            for key in ("lines", "spans", "error"):
+            for key in JSON_COLUMNS:
                 row[key] = None if row[key] is None else json.loads(row[key])
         return rows
     return read_jsonl(path)

@@ -227,6 +227,7 @@ def record(i: int, **extra: object) -> dict:
         "published": None,
         "lines": [{"index": 0, "label": "content"}],
         "spans": [],
+        "hidden": ["casino links"],
         "error": None,
     }
 
@@ -249,6 +250,7 @@ def test_parquet_writer_types_and_json_columns() -> None:
         "published",
         "lines",
         "spans",
+        "hidden",
         "error",
     ]
     assert str(table.schema.field("id").type) == "int64"
@@ -256,6 +258,7 @@ def test_parquet_writer_types_and_json_columns() -> None:
     assert [r["id"] for r in rows] == [1, 2, 3]
     assert json.loads(rows[0]["lines"]) == [{"index": 0, "label": "content"}]
     assert json.loads(rows[0]["meta"]) == {"k": [1, 2]}
+    assert json.loads(rows[0]["hidden"]) == ["casino links"]
     assert pq.ParquetFile(io.BytesIO(buf.getvalue())).num_row_groups == 2  # one per part
 
 

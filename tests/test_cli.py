@@ -219,7 +219,7 @@ def check_mixed(records: list[dict[str, Any]]) -> None:
     assert [(r["error"] or {}).get("code") for r in records] == EXPECTED_ERRORS
     assert [r.get("id") for r in records] == ["a", None, "c", "d", "e", "f", None, "h"]
     for rec in records:
-        assert {"clean_text", "title", "published", "lines", "spans", "error"} <= set(rec)
+        assert {"clean_text", "title", "published", "lines", "spans", "hidden", "error"} <= set(rec)
         if rec["error"] is None:
             assert isinstance(rec["clean_text"], str)
             assert all(ln["label"] in LABELS for ln in rec["lines"])

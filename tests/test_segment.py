@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from cleaner.segment import segment, segment_html, segment_text
+from cleaner.segment import MAX_HIDDEN, MAX_HIDDEN_CHARS, segment, segment_html, segment_text
 
 
 def test_text_units_are_non_blank_lines_numbered_by_position() -> None:
@@ -35,6 +35,20 @@ def test_html_blocks_and_inline_text() -> None:
     assert 0 < by_text["Some bold text and a link."].link_density < 0.3
     assert "footer" in by_text["© 2024 Site"].attrs
     assert [u.index for u in page.units] == list(range(len(texts)))
+    assert page.hidden == ["secret", "invisible"]  # dropped, but not without a trace
+
+
+def test_hidden_text_is_kept_once_and_bounded() -> None:
+    farm = "".join(f"<a href='https://x{i}.bet'>casino {i}</a> " for i in range(3))
+    html = (f"<p>Real text.</p><div style='display:none'>{farm}<span hidden>inner</span></div>"
+            "<p aria-hidden='true'></p>")
+    page = segment_html(html)
+    assert [u.text for u in page.units] == ["Real text."]
+    assert page.hidden == ["casino 0 casino 1 casino 2 inner"]  # the inner one not again
+    many = "".join(f"<div hidden>{i} {'spam ' * 1000}</div>" for i in range(MAX_HIDDEN + 50))
+    hidden = segment_html("<p>ok</p>" + many).hidden
+    assert len(hidden) == MAX_HIDDEN and max(map(len, hidden)) == MAX_HIDDEN_CHARS
+    assert segment_text("a\nb").hidden == []
 
 
 def test_deeply_nested_html_does_not_exhaust_the_stack() -> None:
