@@ -44,6 +44,7 @@ _HIDDEN_STYLE = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden", re.I)
 # Hidden text kept for the audit, bounded on hostile input (a page of a million hidden spans).
 MAX_HIDDEN = 200
 MAX_HIDDEN_CHARS = 2_000
+MAX_HIDDEN_READ = 1_000_000
 _ATTR_TOKEN = re.compile(r"[a-z]+")
 _PUBLISHED_META = (
     "article:published_time",
@@ -153,11 +154,16 @@ def _remove_invisible(tree: LexborHTMLParser) -> list[str]:
               or _HIDDEN_STYLE.search(node.attrs.get("style") or "")]
     # Texts first, every node still in the tree, in document order: a hidden element inside
     # another is read as part of the outer one and not again.
+    # Each read costs the element's whole subtree, so reading stops after MAX_HIDDEN_READ
+    # characters (nested hidden elements would otherwise read the page once per level).
     texts: list[str] = []
+    read = 0
     for node in hidden:
-        if len(texts) >= MAX_HIDDEN:
+        if len(texts) >= MAX_HIDDEN or read >= MAX_HIDDEN_READ:
             break
-        text = " ".join((node.text(deep=True, separator=" ") or "").split())[:MAX_HIDDEN_CHARS]
+        raw = node.text(deep=True, separator=" ") or ""
+        read += len(raw) + 1
+        text = " ".join(raw[: MAX_HIDDEN_CHARS * 4].split())[:MAX_HIDDEN_CHARS]
         if text and not any(text in t for t in texts[-8:]):
             texts.append(text)
     for node in hidden:

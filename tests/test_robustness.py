@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 from cleaner.decode import decode, sniff_kind
 from cleaner.errors import CleanerError, DecodeError, EmptyPageError
 from cleaner.limits import LimitError, Limits, check_html, check_text, nesting_work
-from cleaner.segment import segment
+from cleaner.segment import MAX_HIDDEN, MAX_HIDDEN_CHARS, segment
 from service import create_app
 
 BOUND_S = 60.0  # per input; a regression to quadratic behaviour takes far longer
@@ -156,6 +156,18 @@ def test_html_nested_100000_levels(real_cleaner: Any, tag: str) -> None:
     check_html(html, Limits())  # inline nesting is cheap for lexbor: not refused
     result = timed(real_cleaner.clean, html=html)
     assert [ln.text for ln in result.lines] == [ARTICLE]
+
+
+@pytest.mark.parametrize("hidden", [
+    ("<div hidden>" + "word " * 200) * 5000,  # unclosed: each holds all the ones after it
+    "<span hidden>a</span>" * 200_000,
+    "<div style='display:none'>" + "x" * 10_000_000 + "</div>",
+])
+def test_hidden_elements_nested_numerous_or_huge(real_cleaner: Any, hidden: str) -> None:
+    result = timed(real_cleaner.clean, html=f"<p>{ARTICLE}</p>{hidden}")
+    assert [ln.text for ln in result.lines] == [ARTICLE]
+    assert 1 <= len(result.hidden) <= MAX_HIDDEN
+    assert max(map(len, result.hidden)) <= MAX_HIDDEN_CHARS
 
 
 def test_unclosed_and_misnested_tags(real_cleaner: Any) -> None:
