@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from cleaner.segment import MAX_HIDDEN, MAX_HIDDEN_CHARS
 from cleaner.units import LABELS
 
 ERROR_CODES = {
@@ -134,8 +135,8 @@ SCHEMAS: dict[str, Any] = {
             "hidden": {"type": "array", "items": {"type": "string"},
                        "description": "HTML: text of the elements the page hides (hidden, "
                                       "aria-hidden, display:none or visibility:hidden), "
-                                      "never part of the article; at most 200, each cut "
-                                      "at 2,000 characters"},
+                                      f"never part of the article; at most {MAX_HIDDEN}, "
+                                      f"each cut at {MAX_HIDDEN_CHARS:,} characters"},
         },
         "additionalProperties": False,
     },

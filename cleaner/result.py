@@ -42,7 +42,7 @@ class Line:
 @dataclass(slots=True)
 class Result:
     """The sanitized article (`text`), its `title`, a `published` date when a removed line carried
-    one, and the audit (`lines`)."""
+    one, and the audit (`lines`, and the `hidden` text an HTML page hides from readers)."""
 
     text: str
     title: str | None
