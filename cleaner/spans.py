@@ -1073,9 +1073,15 @@ class SpanDetector(ClassifierMixin, BaseEstimator):
         splice looks like, so the same score means less there. Never below the threshold of
         long pages."""
         small = getattr(self, "small_threshold_", None)
-        if small is not None and page_tokens < SMALL_PAGE_TOKENS:
+        if small is not None and is_small_page(page_tokens):
             return max(float(small), self.threshold)
         return self.threshold
+
+
+def is_small_page(page_tokens: int) -> bool:
+    """Whether a page whose scanned units hold `page_tokens` tokens gets the small-page
+    threshold (`SpanDetector.threshold_for`; `training.tune` tunes it on such pages)."""
+    return page_tokens < SMALL_PAGE_TOKENS
 
 
 def select(texts: Sequence[str], cands: Candidates, proba: np.ndarray,

@@ -6,21 +6,14 @@ from __future__ import annotations
 import copy
 
 import pytest
+from test_spans import ARTICLE as SPANS_ARTICLE
 
 from cleaner.model import DEFAULT_MODEL, load_model
 from cleaner.spans import SMALL_PAGE_TOKENS, SpanDetector
 from training.tune import span_report, tune_span_thresholds
 
-HEADLINE = "Kowloon Harbour ferries resume service after the storm"
 SPLICED = "Kowlzq77 jackpot spinsoon Harbour ferries resume service after the storm"
-ARTICLE = [
-    "The Kowloon ferries stopped on Monday when the storm reached the harbour and the port "
-    "authority closed the piers to all passenger traffic for two days.",
-    "Operators said the Kowloon routes would run a reduced timetable until Friday, when "
-    "engineers expect to finish checking the piers and the ferries themselves.",
-    "Passengers crowded the Kowloon piers as the first boats left on Wednesday morning, and "
-    "several said they had waited since dawn to cross the harbour.",
-]
+ARTICLE = SPANS_ARTICLE[1:4]  # three paragraphs of the harbour story
 
 
 @pytest.fixture(scope="module")

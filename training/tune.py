@@ -31,7 +31,7 @@ import numpy as np
 from cleaner.features import PageBatch
 from cleaner.model import load_model, save_model
 from cleaner.repair import apply_spans
-from cleaner.spans import SMALL_PAGE_TOKENS, SpanDetector, select
+from cleaner.spans import SpanDetector, is_small_page, select
 from cleaner.units import LABELS
 from training.io import default_data_dir, read_jsonl
 from training.train_spans import page_examples
@@ -81,9 +81,9 @@ def tune_content_floor(proba: np.ndarray, y: np.ndarray, lengths: np.ndarray,
 def span_report(detector: SpanDetector, records: Sequence[dict],
                 text_scorer: Callable[[list[str]], np.ndarray] | None,
                 thresholds: Sequence[float] = SPAN_THRESHOLDS) -> dict[str, list[dict[str, float]]]:
-    """For each threshold, on long pages and on small ones (fewer than SMALL_PAGE_TOKENS
-    scanned tokens) apart: the share of spliced units repaired exactly to their original text,
-    and the share of clean content units that get altered."""
+    """For each threshold, on long pages and on small ones (`cleaner.spans.is_small_page`)
+    apart: the share of spliced units repaired exactly to their original text, and the share
+    of clean content units that get altered."""
     scored: dict[str, list] = {"long": [], "small": []}
     for rec in records:
         ex = page_examples(rec)
@@ -95,27 +95,27 @@ def span_report(detector: SpanDetector, records: Sequence[dict],
             apply_spans(t, [_span(t, a, b) for a, b in g]) if g else None
             for t, g in zip(texts, gold)
         ]
-        size = "small" if cands.page_tokens < SMALL_PAGE_TOKENS else "long"
-        scored[size].append((texts, targets, cands, proba))
-    report: dict[str, list[dict[str, float]]] = {}
-    for size, pages in scored.items():
-        rows = []
-        for t in thresholds:
-            exact = spliced = altered = clean = 0
-            for texts, targets, cands, proba in pages:
-                chosen = select(texts, cands, proba, float(t))
-                for text, target, spans in zip(texts, targets, chosen):
-                    if target is None:
-                        clean += 1
-                        altered += bool(spans)
-                    else:
-                        spliced += 1
-                        exact += apply_spans(text, spans) == target
-            rows.append({"threshold": float(t), "exact": exact / max(1, spliced),
-                         "altered": altered / max(1, clean), "spliced_units": spliced,
-                         "clean_units": clean, "pages": len(pages)})
-        report[size] = rows
-    return report
+        scored["small" if is_small_page(cands.page_tokens) else "long"].append(
+            (texts, targets, cands, proba))
+    return {size: [_threshold_row(pages, float(t)) for t in thresholds]
+            for size, pages in scored.items()}
+
+
+def _threshold_row(pages: list, threshold: float) -> dict[str, float]:
+    """What cutting the candidates of scored `pages` above `threshold` does."""
+    exact = spliced = altered = clean = 0
+    for texts, targets, cands, proba in pages:
+        chosen = select(texts, cands, proba, threshold)
+        for text, target, spans in zip(texts, targets, chosen):
+            if target is None:
+                clean += 1
+                altered += bool(spans)
+            else:
+                spliced += 1
+                exact += apply_spans(text, spans) == target
+    return {"threshold": threshold, "exact": exact / max(1, spliced),
+            "altered": altered / max(1, clean), "spliced_units": spliced,
+            "clean_units": clean, "pages": len(pages)}
 
 
 def tune_span_threshold(rows: list[dict[str, float]], max_altered: float = MAX_ALTERED
