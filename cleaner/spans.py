@@ -715,7 +715,10 @@ def _join_candidates(scan: Scan, u: int, a: int, b: int, base: int, add,  # noqa
     # (`Sea|🎰free followers|rch`: the splice begins at the emoji).
     heads = list(range(left[0] + 1, min(left[1], word_start + MAX_JOIN_HEAD)))
     if left[0] > word_start:
-        heads.insert(0, _glued_symbols_before(text, left[0]))
+        glued = _glued_symbols_before(text, left[0])
+        heads.insert(0, glued)
+        if glued - 1 > word_start and text[glued - 1] in _OPENERS:
+            heads.insert(0, glued - 1)  # a bracketed keyword: `M[cheap cialis]aster`
     best: tuple[int, int, int] | None = None
     for cut_a in heads:
         head = text[word_start:cut_a]
@@ -730,7 +733,7 @@ def _join_candidates(scan: Scan, u: int, a: int, b: int, base: int, add,  # noqa
                 cut_b = right_end - len(tail)
                 if cut_b < cut_a + 3 or text[cut_b:right_end].lower() != tail:
                     continue
-                if text[cut_b - 1].isspace() or _SENTENCE_PUNCT.search(text, cut_a, cut_b):
+                if text[cut_b - 1].isspace() or _crosses_clause(text, cut_a, cut_b):
                     continue  # a splice is a keyword, not a stretch across clauses
                 if (best is None or cut_b - cut_a < best[1] - best[0]) and \
                         _cut_is_foreign(scan, u, base, cut_a, cut_b):
@@ -751,11 +754,20 @@ def _join_candidates(scan: Scan, u: int, a: int, b: int, base: int, add,  # noqa
                     word = _bare((head + text[cut_b:right_end]).lower())
                     if len(word) > MIN_FUSED_CHARS and word in scan.lexicon and \
                             word not in own and \
-                            not _SENTENCE_PUNCT.search(text, cut_a, cut_b) and \
+                            not _crosses_clause(text, cut_a, cut_b) and \
                             _cut_is_foreign(scan, u, base, cut_a, cut_b):
                         best = (cut_a, cut_b, 0)
     if best is not None:
         add(u, best[0], best[1], KIND_JOIN, a, b, best[2])
+
+
+def _crosses_clause(text: str, a: int, b: int) -> bool:
+    """Whether the cut `text[a:b]` holds clause punctuation inside its keyword. A pair of
+    brackets at its very edges is what the keyword wears (`M[cheap cialis]aster`,
+    `hel(成人视频)d`), not a stretch across clauses."""
+    if b - a >= 2 and text[a] in _OPENERS and text[b - 1] in _CLOSERS:
+        a, b = a + 1, b - 1
+    return _SENTENCE_PUNCT.search(text, a, b) is not None
 
 
 _INFLECTIONS = ("'s", "s", "es", "ed", "d", "ing", "ly", "er", "ers")

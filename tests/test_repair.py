@@ -148,6 +148,17 @@ def test_a_keyword_glued_to_the_next_word_is_cut_at_the_seam() -> None:
     assert "massage near me" in got
 
 
+def test_a_bracketed_keyword_inside_a_word_rejoins_it() -> None:
+    # The brackets are what the keyword wears, not clause punctuation the cut would cross.
+    context = [*ARTICLE, "The master timetable of the ferries is posted at the piers."]
+    line = "The M[cheap cialis]aster plan for the Kowloon piers"
+    assert "[cheap cialis]" in _candidate_texts(line, context, kind=KIND_JOIN)
+    assert cut(line, "[cheap cialis]") == "The Master plan for the Kowloon piers"
+    # A cut across a clause still is no join.
+    line = "The Mas, cheap cialisster plan for the Kowloon piers"
+    assert not _candidate_texts(line, context, kind=KIND_JOIN)
+
+
 def test_lexicon_is_common_real_words() -> None:
     pages = [["The Harbour ferries resume"], ["harbour ferries run"], ["Ferries, harbour!"],
              ["zq77 x9"]]
@@ -289,3 +300,4 @@ def test_only_a_unit_with_a_token_hot_enough_for_a_run_edge_gets_sentence_candid
 
     assert sentence_candidates(np.where(unknown, 0.1, 0.0)) == set()
     assert promo in sentence_candidates(np.where(unknown, 0.6, 0.0))
+

@@ -107,3 +107,25 @@ def test_validation_pages_of_one_size_set_both_thresholds(detector: SpanDetector
     tune_span_thresholds(detector, {"long": rows([0.01, 0.01, 0.0], 500),
                                     "small": rows([0.0, 0.0, 0.0], 0)}, 0.0006)
     assert detector.threshold == 0.8 and detector.small_threshold_ == 0.8
+
+
+def test_span_losses_name_the_stage_each_splice_is_lost_at(detector: SpanDetector,
+                                                           score_text) -> None:  # noqa: ANN001
+    from training.span_losses import render, span_losses
+
+    page = [SPLICED, *ARTICLE]
+    found = _record(page, 0)
+    found["spans"][0][0]["kind"] = "splice_in_word"
+    # Real words of the article marked as a splice: nothing odd about them starts a
+    # candidate, so the loss is candidate generation's.
+    missed = _record(page, None)
+    start = page[1].index("stopped on Monday")
+    missed["spans"][1] = [{"start": start, "end": start + len("stopped on Monday"),
+                           "kind": "splice_between_words"}]
+    detector.small_threshold_ = None
+    counts = span_losses(detector, [found, missed], score_text)
+    assert counts["small", "splice_in_word", "cut"] == 1
+    assert counts["small", "splice_between_words", "no_candidate"] == 1
+    assert sum(counts.values()) == 2
+    table = render(counts)
+    assert "| small | splice_in_word | 1 | 100.0% | 0.0% | 0.0% | 0.0% |" in table
