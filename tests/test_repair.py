@@ -300,4 +300,3 @@ def test_only_a_unit_with_a_token_hot_enough_for_a_run_edge_gets_sentence_candid
 
     assert sentence_candidates(np.where(unknown, 0.1, 0.0)) == set()
     assert promo in sentence_candidates(np.where(unknown, 0.6, 0.0))
-

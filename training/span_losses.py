@@ -25,24 +25,10 @@ import numpy as np
 
 from cleaner.model import load_model
 from cleaner.spans import SpanDetector, is_small_page, select
-from training.io import default_data_dir, read_jsonl
-from training.train_spans import _trim
+from training import tune
+from training.train_spans import content_spans
 
 OUTCOMES = ("cut", "no_candidate", "scored_low", "beaten")
-
-
-def content_spans(record: dict) -> tuple[list[str], list[list[tuple[int, int, str]]]]:
-    """The content units of `record` and, per unit, its spliced spans (trimmed offsets and
-    injection kind), as the detector is trained and tuned on them."""
-    texts, spans = [], []
-    per_unit = record.get("spans") or [[] for _ in record["units"]]
-    for unit, label, unit_spans in zip(record["units"], record["labels"], per_unit):
-        if label != "content":
-            continue
-        texts.append(unit["text"])
-        spans.append([(*_trim(unit["text"], s["start"], s["end"]), str(s.get("kind", "?")))
-                      for s in unit_spans or []])
-    return texts, spans
 
 
 def span_losses(detector: SpanDetector, records: Sequence[dict],
@@ -88,24 +74,14 @@ def render(counts: Counter) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     """Count where the spliced spans of the validation pages are lost and print a table."""
-    from training.train import validation_set  # training.train imports training.tune
-
     parser = argparse.ArgumentParser(prog="python -m training.span_losses",
                                      description=main.__doc__)
     parser.add_argument("--model", type=Path, default=None, help="default: the shipped one")
-    parser.add_argument("--data", type=Path, nargs="+", required=True, help="labelled JSONL")
-    parser.add_argument("--shared", type=Path, default=None, help="shared data folder")
-    parser.add_argument("--folds", type=int, default=3)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--inject-rate", type=float, default=0.8)
+    tune.add_validation_arguments(parser)
     args = parser.parse_args(argv)
     pipeline, _ = load_model(args.model)
-    model, features = pipeline.named_steps["model"], pipeline.named_steps["features"]
-    records = [r for p in args.data for r in read_jsonl(p)]
-    valid = validation_set(records, args.folds, args.seed, args.inject_rate,
-                           args.shared or default_data_dir())
-    counts = span_losses(model.spans_, valid,
-                         lambda texts: model.text_proba_of(texts, features))
+    counts = span_losses(pipeline.named_steps["model"].spans_, tune.validation_pages(args),
+                         tune.text_scorer(pipeline))
     print(render(counts))
     return 0
 

@@ -36,15 +36,23 @@ NEGATIVE_TOKEN_SHARE = 0.15  # tokens of span-free units kept for the token mode
 
 def page_examples(record: dict) -> tuple[list[str], list[list[tuple[int, int]]]] | None:
     """The content units of a record and the (trimmed) spans inside each."""
-    texts, gold = [], []
-    spans = record.get("spans") or [[] for _ in record["units"]]
-    for u, label, sp_list in zip(record["units"], record["labels"], spans):
+    texts, spans = content_spans(record)
+    return (texts, [[(a, b) for a, b, _ in unit] for unit in spans]) if texts else None
+
+
+def content_spans(record: dict) -> tuple[list[str], list[list[tuple[int, int, str]]]]:
+    """The content units of a record and, per unit, its spliced spans: trimmed offsets and
+    the injection kind (`?` where the record does not say)."""
+    texts, spans = [], []
+    per_unit = record.get("spans") or [[] for _ in record["units"]]
+    for u, label, unit_spans in zip(record["units"], record["labels"], per_unit):
         if label != "content":
             continue
         t = u["text"]
         texts.append(t)
-        gold.append([_trim(t, s["start"], s["end"]) for s in sp_list or []])
-    return (texts, gold) if texts else None
+        spans.append([(*_trim(t, s["start"], s["end"]), str(s.get("kind", "?")))
+                      for s in unit_spans or []])
+    return texts, spans
 
 
 def _trim(text: str, a: int, b: int) -> tuple[int, int]:

@@ -27,6 +27,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
+from sklearn.pipeline import Pipeline
 
 from cleaner.features import PageBatch
 from cleaner.model import load_model, save_model
@@ -153,29 +154,47 @@ def _span(text: str, a: int, b: int):  # noqa: ANN202
     return Span(a, b, text[a:b])
 
 
+def add_validation_arguments(parser: argparse.ArgumentParser) -> None:
+    """The arguments that say which validation pages to build (`validation_pages`)."""
+    parser.add_argument("--data", type=Path, nargs="+", required=True, help="labelled JSONL")
+    parser.add_argument("--shared", type=Path, default=None, help="shared data folder")
+    parser.add_argument("--folds", type=int, default=3)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--inject-rate", type=float, default=0.8)
+
+
+def validation_pages(args: argparse.Namespace) -> list[dict]:
+    """The validation pages of the training data, injected as training injects them."""
+    from training.train import validation_set  # training.train imports this module
+
+    records = [r for p in args.data for r in read_jsonl(p)]
+    return validation_set(records, args.folds, args.seed, args.inject_rate,
+                          args.shared or default_data_dir())
+
+
+def text_scorer(pipeline: Pipeline) -> Callable[[list[str]], np.ndarray]:
+    """The unit text model's opinion of stretches of text, as cleaning asks it."""
+    model, features = pipeline.named_steps["model"], pipeline.named_steps["features"]
+    return lambda texts: model.text_proba_of(texts, features)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Re-tune the span threshold of a saved model on the validation pages of its training
     data and write the model back with its manifest."""
-    from training.train import to_xy, validation_set  # training.train imports this module
+    from training.train import to_xy  # training.train imports this module
 
     parser = argparse.ArgumentParser(prog="python -m training.tune",
                                      description=main.__doc__.split("\n\n")[0])
     parser.add_argument("--model", type=Path, required=True)
-    parser.add_argument("--data", type=Path, nargs="+", required=True, help="labelled JSONL")
-    parser.add_argument("--shared", type=Path, default=None, help="shared data folder")
+    add_validation_arguments(parser)
     parser.add_argument("--max-altered", type=float, default=MAX_ALTERED)
     parser.add_argument("--target-recall", type=float, default=None,
                         help="also re-tune the content floor to keep this share of the "
                              "content characters")
-    parser.add_argument("--folds", type=int, default=3)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--inject-rate", type=float, default=0.8)
     args = parser.parse_args(argv)
     pipeline, manifest = load_model(args.model)
-    model, features = pipeline.named_steps["model"], pipeline.named_steps["features"]
-    records = [r for p in args.data for r in read_jsonl(p)]
-    valid = validation_set(records, args.folds, args.seed, args.inject_rate,
-                           args.shared or default_data_dir())
+    model = pipeline.named_steps["model"]
+    valid = validation_pages(args)
     metrics = manifest.setdefault("metrics", {}).setdefault("validation", {})
     if args.target_recall is not None:
         batch, y = to_xy(valid)
@@ -184,8 +203,7 @@ def main(argv: list[str] | None = None) -> int:
         model.content_floor_ = floor["floor"]
         metrics["content_floor"] = floor
         print(json.dumps(floor), file=sys.stderr)
-    report = span_report(model.spans_, valid,
-                         lambda texts: model.text_proba_of(texts, features))
+    report = span_report(model.spans_, valid, text_scorer(pipeline))
     chosen = tune_span_thresholds(model.spans_, report, args.max_altered)
     print(json.dumps(chosen), file=sys.stderr)
     metrics["spans"] = chosen
