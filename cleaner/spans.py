@@ -35,7 +35,7 @@ import re
 import weakref
 from collections import Counter
 from collections.abc import Collection, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import scipy.sparse as sp
@@ -65,6 +65,7 @@ class Scan:
 
     `df_other[t]`: in how many *other* content units token t's word occurs (lowercased, digits
     folded). Spam repeats its keyword in spam lines, so only content units count.
+    `source[u]`: whether scanned unit u is one of those content units.
     """
 
     texts: list[str]
@@ -74,6 +75,7 @@ class Scan:
     all_texts: list[str]  # scanned units and context
     lexicon: Collection[str] = ()  # common words (see `SpanDetector.lexicon_`)
     bigrams: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.uint64))
+    source: np.ndarray | None = None
     _words: dict[str, int] | None = None
     _sorted: list[str] | None = None
     _own: dict[int, frozenset[str]] = field(default_factory=dict)
@@ -151,7 +153,28 @@ class Scan:
         vocab_texts = [t for t, src in zip(texts + context, is_source) if src]
         if bigrams is None:
             bigrams = np.zeros(0, dtype=np.uint64)
-        return cls(texts, text, words, df_other, vocab_texts, lexicon, bigrams)
+        return cls(texts, text, words, df_other, vocab_texts, lexicon, bigrams,
+                   is_source[:n_scan])
+
+    def without_suspect_vouching(self, suspect: np.ndarray) -> Scan:
+        """This scan with `df_other` counting only the units where the word is not itself
+        `suspect` (a token mask). A hacked page splices its keyword into several lines
+        (`So刷粉丝cial Engagement`, `Jam Wi刷粉丝th the Pros!`): those copies must not make
+        the keyword a word the page uses, or no cut is tried around it."""
+        w = self.words
+        src = self.source if self.source is not None else np.ones(len(self.texts), bool)
+        hit = np.flatnonzero(suspect & src[w.unit])
+        if not len(hit):
+            return self
+        tok = (w.hash >> np.uint64(25)).astype(np.int64)
+        unit = np.minimum(w.unit, (1 << 24) - 1)
+        pairs = np.unique((tok[hit] << 24) | unit[hit])  # (word, unit) where it is suspect
+        words, n_units = np.unique(pairs >> 24, return_counts=True)
+        pos = np.minimum(np.searchsorted(words, tok), len(words) - 1)
+        suspect_units = np.where(words[pos] == tok, n_units[pos], 0)
+        own = np.isin((tok << 24) | unit, pairs)  # the token's own unit is one of them
+        df = np.maximum(self.df_other - (suspect_units - own), 0)
+        return replace(self, df_other=df)
 
     def words_with_prefix(self, prefix: str) -> list[str]:
         """The page's words (of at least MIN_FUSED_CHARS) that start with `prefix`."""
@@ -440,6 +463,8 @@ def candidates(scan: Scan, token_score: np.ndarray, threshold: float,
                edge_threshold: float = 0.3) -> Candidates:
     """Candidate spans built from runs of tokens scoring above `threshold`, starting and
     ending at tokens scoring above `edge_threshold`."""
+    # Copies of a keyword in other lines do not vouch for it (`without_suspect_vouching`).
+    scan = scan.without_suspect_vouching(token_score >= VOUCH_THRESHOLD)
     w = scan.words
     n = len(w)
     units, starts, ends, kinds, ft, lt, fused = [], [], [], [], [], [], []
@@ -534,7 +559,13 @@ def candidates(scan: Scan, token_score: np.ndarray, threshold: float,
         # (`...#1ee3ad66737d 출장마사지...`). Not at every capital: German capitalises
         # every noun.
         first_hot = int(hot_tok[0])
-        tails = set(range(max(lo_tok + 1, first_hot - TAIL_LOOKBACK), first_hot + 1))
+        # ... and up to the first token hot enough to be an edge: a warm last word of the
+        # real sentence (`routine tasks Get 500 real followers...`) must not end the window
+        # before the promo's first word.
+        edge_tok = in_unit[token_score[in_unit] >= edge_threshold]
+        last_start = int(edge_tok[0]) if len(edge_tok) else first_hot
+        last_start = min(max(last_start, first_hot), first_hot + TAIL_LOOKBACK)
+        tails = set(range(max(lo_tok + 1, first_hot - TAIL_LOOKBACK), last_start + 1))
         tails.update(int(x) for x in hot_tok if x > lo_tok and w.script[x] != w.script[x - 1])
         for t0 in sorted(tails):
             a = int(w.first[t0]) - base
@@ -555,6 +586,7 @@ def candidates(scan: Scan, token_score: np.ndarray, threshold: float,
 
 
 _SENTENCE_PUNCT = re.compile(r"[,;:.!?—–()\[\]]")
+VOUCH_THRESHOLD = 0.1  # token score at which a word's copy no longer vouches for it
 TAIL_LOOKBACK = 10  # tokens before the first hot token where a glued promo may begin
 
 
@@ -804,7 +836,8 @@ SPAN_FEATURES = (
     "cut_in_word_right", "span_spam", "unit_spam", "span_content", "unit_content", "unit_len",
     "has_url", "enclosed", "title_case", "lexicon_share", "unit_lexicon_share",
     "foreign_to_page_share", "pair_across_known", "pair_left_edge_known",
-    "pair_right_edge_known",
+    "pair_right_edge_known", "rest_max_score", "rest_mean_score", "near_max_score",
+    "hot_covered", "unit_hot", "score_gap",
 )
 
 
@@ -892,7 +925,51 @@ def span_features(scan: Scan, cands: Candidates, token_score: np.ndarray,
         unit_content, np.log1p(unit_len), has_url, enclosed, title_case, lex, unit_lex,
         foreign_page, _known_pair(scan, left_i, right_i), _known_pair(scan, left_i, t0),
         _known_pair(scan, t1 - 1, right_i),
+        _against_rest(scan, cands.unit, t0, t1, token_score, glued_l, glued_r),
     ]).astype(np.float64)
+
+
+HOT_TOKEN = 0.3  # a token score that makes a token suspect (`_against_rest`)
+NEAR_TOKENS = 3
+
+
+def _against_rest(scan: Scan, unit: np.ndarray, t0: np.ndarray, t1: np.ndarray,
+                  token_score: np.ndarray, glued_l: np.ndarray, glued_r: np.ndarray
+                  ) -> np.ndarray:
+    """How each candidate's tokens [t0, t1) stand against the rest of their unit: the right
+    cut takes every suspect token of the line and leaves plain text on both sides, while a
+    cut one word short leaves a hot token beside it, and one into the real sentence takes
+    cold ones. Columns: the highest and the mean score of the unit's other tokens, the
+    highest within NEAR_TOKENS of either edge, the share of the unit's suspect tokens the
+    candidate covers, how many suspect tokens the unit has, and the mean score inside less
+    the mean outside. A token glued to the candidate (`먹튀검증업체I think`) is left out: it
+    is warm for being glued to a suspect, and its own score is a feature already."""
+    w = scan.words
+    lo_u = np.searchsorted(w.unit, np.arange(len(scan.texts)), side="left")
+    hi_u = np.searchsorted(w.unit, np.arange(len(scan.texts)), side="right")
+    lo, hi = lo_u[unit], hi_u[unit]
+    t0 = np.clip(t0, lo, hi)
+    t1 = np.clip(t1, t0, hi)
+    # The rest of the unit is [lo, left_end) and [right_start, hi).
+    left_end = np.maximum(lo, t0 - (glued_l > 0))
+    right_start = np.minimum(hi, t1 + (glued_r > 0))
+    left_max, _ = _range_max_min(token_score, lo, left_end)
+    right_max, _ = _range_max_min(token_score, right_start, hi)
+    near_left, _ = _range_max_min(token_score, np.maximum(lo, left_end - NEAR_TOKENS), left_end)
+    near_right, _ = _range_max_min(token_score, right_start,
+                                   np.minimum(hi, right_start + NEAR_TOKENS))
+    score_sum = np.concatenate([[0.0], np.cumsum(token_score)])
+    hot_sum = np.concatenate([[0.0], np.cumsum(token_score >= HOT_TOKEN)])
+    n_rest = (left_end - lo) + (hi - right_start)
+    rest_mean = np.where(n_rest > 0, ((score_sum[left_end] - score_sum[lo]) + (score_sum[hi]
+                         - score_sum[right_start])) / np.maximum(n_rest, 1), -1.0)
+    unit_hot = (hot_sum[left_end] - hot_sum[lo]) + (hot_sum[hi] - hot_sum[right_start]) + \
+        (hot_sum[t1] - hot_sum[t0])
+    covered = np.where(unit_hot > 0, (hot_sum[t1] - hot_sum[t0]) / np.maximum(unit_hot, 1), 1.0)
+    inside_mean = (score_sum[t1] - score_sum[t0]) / np.maximum(t1 - t0, 1)
+    return np.column_stack([np.maximum(left_max, right_max), rest_mean,
+                            np.maximum(near_left, near_right), covered, np.log1p(unit_hot),
+                            inside_mean - np.maximum(rest_mean, 0.0)])
 
 
 def _range_max_min(values: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray,

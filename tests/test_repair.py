@@ -300,3 +300,75 @@ def test_only_a_unit_with_a_token_hot_enough_for_a_run_edge_gets_sentence_candid
 
     assert sentence_candidates(np.where(unknown, 0.1, 0.0)) == set()
     assert promo in sentence_candidates(np.where(unknown, 0.6, 0.0))
+
+
+def _scored(line: str, context: list[str], scores: dict[str, float]) -> tuple[Scan, np.ndarray]:
+    """A scan of `line` with the named tokens given those scores and every other token 0."""
+    scan = Scan.of([line], context)
+    w = scan.words
+    text = scan.text.text
+    score = np.array([scores.get(text[a:b], 0.0) for a, b in zip(w.first, w.last)])
+    return scan, score
+
+
+def test_a_warm_last_word_does_not_hide_where_a_glued_promo_begins() -> None:
+    # `tasks` is barely warm and the promo's first word is hot: the tail that starts at the
+    # promo's capital is a candidate, not only tails that start before `tasks`.
+    line = ("Learn how to perform routine tasks Get 500 real followers instantly, cheap and "
+            "safe at qqeype.asia.")
+    scan, score = _scored(line, ARTICLE, {"tasks": 0.1, "Get": 0.99, "500": 0.7,
+                                          "instantly": 0.6, "qqeype": 0.99})
+    cands = candidates(scan, score, 0.05, edge_threshold=0.3)
+    tails = {line[a:b] for a, b, k in zip(cands.start, cands.end, cands.kind)
+             if k == KIND_SENTENCE}
+    assert "Get 500 real followers instantly, cheap and safe at qqeype.asia." in tails
+
+
+def test_copies_of_a_keyword_spliced_into_other_lines_do_not_vouch_for_it() -> None:
+    # The keyword is in two more lines of the page, where it is as suspect as here: the page
+    # does not "use" it, so the cut that rejoins `Social` is still tried.
+    context = [*ARTICLE, "Social media posts about the ferries were shared widely.",
+               "Jam Wi刷粉丝th the Pros!", "Listening 刷粉丝 skills of the crew improved."]
+    line = "So刷粉丝cial Engagement"
+    scan = Scan.of([line, *context[-2:]], context[:-2])
+    w = scan.words
+    hot = np.array([0.9 if "\u4e00" <= scan.text.text[a] <= "\u9fff" else 0.0
+                    for a in w.first.tolist()])
+    cands = candidates(scan, hot, 0.05, edge_threshold=0.3)
+    joins = {(int(a), int(b)) for u, a, b, k in zip(cands.unit, cands.start, cands.end,
+                                                    cands.kind) if u == 0 and k == KIND_JOIN}
+    assert (2, 5) in joins
+    assert cut(line, "刷粉丝") == "Social Engagement"
+    # Copies where the word is plain text do vouch for it: no join cuts out a page word.
+    assert scan.df_other[1] > 0
+    plain = scan.without_suspect_vouching(np.zeros(len(w), dtype=bool))
+    assert (plain.df_other == scan.df_other).all()
+    assert scan.without_suspect_vouching(hot >= 0.3).df_other[1] == 0
+
+
+def test_a_cut_short_of_the_keyword_leaves_suspect_tokens_in_the_rest_of_its_line() -> None:
+    line = "Passengers praised the cheap zorbix credits service of the harbour staff"
+    scan, score = _scored(line, ARTICLE, {"cheap": 0.9, "zorbix": 0.95, "credits": 0.8})
+    cands = candidates(scan, score, 0.05, edge_threshold=0.3)
+    dense, _ = token_features(scan)
+    feats = span_features(scan, cands, score, None, dense[:, : len(TOKEN_FEATURES)])
+    by_text = {line[a:b]: row for a, b, row in zip(cands.start, cands.end, feats)}
+    col = {name: SPAN_FEATURES.index(name) for name in
+           ("rest_max_score", "near_max_score", "hot_covered", "unit_hot")}
+    whole, short = by_text["cheap zorbix credits"], by_text["cheap zorbix"]
+    assert whole[col["rest_max_score"]] == 0.0 and whole[col["hot_covered"]] == 1.0
+    assert short[col["near_max_score"]] == 0.8 and short[col["hot_covered"]] < 1.0
+    assert whole[col["unit_hot"]] == short[col["unit_hot"]] == np.log1p(3)
+
+
+def test_a_token_glued_to_a_candidate_is_not_the_rest_of_its_line() -> None:
+    # `I` is warm for being glued to the Korean keyword; the cut of the keyword alone is not
+    # one word short of it.
+    line = "They wanted to discuss this topic. 먹튀검증업체I think the ferries should run later."
+    scan, score = _scored(line, ARTICLE, {"먹튀검증업체": 0.99, "I": 0.7})
+    cands = candidates(scan, score, 0.05, edge_threshold=0.3)
+    dense, _ = token_features(scan)
+    feats = span_features(scan, cands, score, None, dense[:, : len(TOKEN_FEATURES)])
+    row = next(r for a, b, r in zip(cands.start, cands.end, feats) if line[a:b] == "먹튀검증업체")
+    assert row[SPAN_FEATURES.index("rest_max_score")] == 0.0
+    assert row[SPAN_FEATURES.index("near_max_score")] == 0.0

@@ -52,9 +52,6 @@ def test_a_paragraph_with_a_promo_sentence_glued_to_it_is_kept() -> None:
         assert p in result.text
 
 
-@pytest.mark.xfail(strict=False, reason="known gap: the span model misses about a third of "
-                   "the promo sentences appended to paragraphs when their vocabulary is new "
-                   "(docs/benchmarks.md, promo_sentence_append)")
 def test_a_promo_sentence_glued_to_a_paragraph_is_cut() -> None:
     result = clean(text=page([*ARTICLE[:2], ARTICLE[2] + PROMO, *ARTICLE[3:]]))
     assert line_of(result, ARTICLE[2] + PROMO).clean_text == ARTICLE[2]

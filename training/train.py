@@ -50,6 +50,10 @@ VALIDATION_CROPS = 3  # small pages made of every validation page (`validation_s
 CIPHER_SHARE = 0.25  # pages that also give a copy in another alphabet (`training.augment`)
 DECOY_RATE = 0.35  # pages that get a benign separated line (training.inject decoy_byline)
 SPLICED_WEIGHT = 1.0  # real lines with spam spliced in (weight relative to their class)
+# Injected copies of each training page the span detector learns from (the unit model sees
+# one): a page gives its candidate scorer only a few spliced spans, and more draws of where
+# and what spam is spliced teach it more than more of the same page's clean lines.
+SPAN_COPIES = 2
 
 
 def record_units(record: dict) -> list[Unit]:
@@ -208,6 +212,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--inject-rate", type=float, default=0.8)
     parser.add_argument("--folds", type=int, default=3)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--span-copies", type=int, default=SPAN_COPIES,
+                        help="injected copies of each training page for the span detector")
     parser.add_argument("--max-iter", type=int, default=120)
     parser.add_argument("--learning-rate", type=float, default=0.15)
     parser.add_argument("--target-recall", type=float, default=0.97,
@@ -235,7 +241,15 @@ def main(argv: list[str] | None = None) -> int:
     shared = args.shared or default_data_dir()
     groups = None
     folds: list[int] = []
+    span_pages: list[dict] = []
+    span_folds: list[int] = []
     if args.inject:
+        # Folds follow the page, so every copy of a page is in the same fold.
+        for copy in range(1, args.span_copies):
+            extra, extra_folds = inject_folds(train, args.folds, args.seed + 1000 * copy,
+                                              args.inject_rate, shared)
+            span_pages += extra
+            span_folds += extra_folds
         train, folds = inject_folds(train, args.folds, args.seed, args.inject_rate, shared)
         fold_of_unit = np.repeat(folds, [len(r["units"]) for r in train])
         groups = fold_of_unit
@@ -265,7 +279,8 @@ def main(argv: list[str] | None = None) -> int:
             return lambda texts: model.text_proba_of(texts, features)
         return lambda texts: model.text_proba_of(texts, features, fold=fold)
 
-    detector = fit_span_detector(train, folds_of_page, fold_scorer, args.seed,
+    detector = fit_span_detector(train + span_pages, folds_of_page + span_folds, fold_scorer,
+                                 args.seed,
                                  lexicon=lexicon, bigrams=bigrams)
     model.fit_spans(detector)
     model.drop_training_state()
@@ -297,7 +312,7 @@ def main(argv: list[str] | None = None) -> int:
             "training_data_sha256": data_hash(args.data),
             "training_units": int(len(y)),
             "injection": {"enabled": args.inject, "rate": args.inject_rate, "seed": args.seed,
-                          "vocabulary": "train"},
+                          "vocabulary": "train", "span_copies": args.span_copies},
             "labels": ["content", "boilerplate", "spam"],
             "metrics": {"validation": metrics},
         },
