@@ -125,6 +125,21 @@ def inject_folds(
     return out, folds
 
 
+def span_copies(records: list[dict], n_folds: int, seed: int, rate: float,
+                data_dir: Path | None, copies: int = SPAN_COPIES) -> tuple[list[dict], list[int]]:
+    """The injected pages the span detector learns from besides the unit model's own
+    (`inject_folds(records, ..., seed)`): `copies - 1` more injections of every record, each
+    with other draws, ids suffixed `-spans<k>`. A page's fold follows its source, so every
+    copy is in the fold (and the vocabulary slice) of the page."""
+    pages: list[dict] = []
+    folds: list[int] = []
+    for k in range(1, copies):
+        extra, extra_folds = inject_folds(records, n_folds, seed + 1000 * k, rate, data_dir)
+        pages += [{**r, "id": f"{r['id']}-spans{k}"} for r in extra]
+        folds += extra_folds
+    return pages, folds
+
+
 def crop_records(records: list[dict], share: float, seed: int, tag: str = "crop"
                  ) -> list[dict]:
     """Small pages made from real ones: a few units of the page's start (its masthead, menu),
@@ -244,12 +259,8 @@ def main(argv: list[str] | None = None) -> int:
     span_pages: list[dict] = []
     span_folds: list[int] = []
     if args.inject:
-        # Folds follow the page, so every copy of a page is in the same fold.
-        for copy in range(1, args.span_copies):
-            extra, extra_folds = inject_folds(train, args.folds, args.seed + 1000 * copy,
-                                              args.inject_rate, shared)
-            span_pages += extra
-            span_folds += extra_folds
+        span_pages, span_folds = span_copies(train, args.folds, args.seed, args.inject_rate,
+                                             shared, args.span_copies)
         train, folds = inject_folds(train, args.folds, args.seed, args.inject_rate, shared)
         fold_of_unit = np.repeat(folds, [len(r["units"]) for r in train])
         groups = fold_of_unit

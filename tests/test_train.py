@@ -1,0 +1,22 @@
+"""What training feeds its estimators: the span detector's extra injected copies."""
+
+from __future__ import annotations
+
+from test_inject import text_record
+
+from training.train import inject_folds, span_copies
+
+
+def test_the_span_detector_gets_more_draws_of_every_page_in_its_own_fold() -> None:
+    records = [text_record(f"p{k}") for k in range(6)]
+    pages, folds = inject_folds(records, 3, 0, 1.0, None)
+    extra, extra_folds = span_copies(records, 3, 0, 1.0, None, copies=3)
+    assert len(extra) == 2 * len(records)
+    fold_of = {r["id"]: f for r, f in zip(pages, folds)}
+    for r, f in zip(extra, extra_folds):
+        page_id, _, copy = r["id"].rpartition("-spans")
+        assert copy in ("1", "2") and fold_of[page_id] == f
+    # Other draws: the copies' injections differ from the unit model's pages.
+    first = {r["id"]: r["injections"] for r in pages}
+    assert any(r["injections"] != first[r["id"].rpartition("-spans")[0]] for r in extra)
+    assert span_copies(records, 3, 0, 1.0, None, copies=1) == ([], [])
