@@ -489,12 +489,12 @@ def candidates(scan: Scan, token_score: np.ndarray, threshold: float,
         boundary[1:] = (w.unit[1:] != w.unit[:-1]) | (bridged[1:] != bridged[:-1])
         seg_start = np.flatnonzero(boundary)
         seg_end = np.concatenate([seg_start[1:], [n]])
-        unit_range = _token_unit_ranges(w.unit, len(scan.texts))
+        unit_lo, unit_hi = _token_unit_bounds(w.unit, len(scan.texts))
         for a, b in zip(seg_start.tolist(), seg_end.tolist()):
             if not bridged[a]:
                 continue
             u = int(w.unit[a])
-            lo, hi = unit_range[u]
+            lo, hi = int(unit_lo[u]), int(unit_hi[u])
             base = int(scan.text.start[u])
             text = scan.texts[u]
             # Every stretch of the run from a hot token to a hot token at most MAX_SPAN_TOKENS
@@ -699,10 +699,10 @@ def _no_space_runs(scan: Scan, a: int, b: int, base: int) -> list[tuple[int, int
     return out
 
 
-def _token_unit_ranges(token_unit: np.ndarray, n_units: int) -> list[tuple[int, int]]:
-    lo = np.searchsorted(token_unit, np.arange(n_units), side="left")
-    hi = np.searchsorted(token_unit, np.arange(n_units), side="right")
-    return list(zip(lo.tolist(), hi.tolist()))
+def _token_unit_bounds(token_unit: np.ndarray, n_units: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per unit, its first token and one past its last (tokens are in unit order)."""
+    return (np.searchsorted(token_unit, np.arange(n_units), side="left"),
+            np.searchsorted(token_unit, np.arange(n_units), side="right"))
 
 
 def _join_candidates(scan: Scan, u: int, a: int, b: int, base: int, add,  # noqa: ANN001
@@ -944,10 +944,8 @@ def _against_rest(scan: Scan, unit: np.ndarray, t0: np.ndarray, t1: np.ndarray,
     candidate covers, how many suspect tokens the unit has, and the mean score inside less
     the mean outside. A token glued to the candidate (`먹튀검증업체I think`) is left out: it
     is warm for being glued to a suspect, and its own score is a feature already."""
-    w = scan.words
-    lo_u = np.searchsorted(w.unit, np.arange(len(scan.texts)), side="left")
-    hi_u = np.searchsorted(w.unit, np.arange(len(scan.texts)), side="right")
-    lo, hi = lo_u[unit], hi_u[unit]
+    unit_lo, unit_hi = _token_unit_bounds(scan.words.unit, len(scan.texts))
+    lo, hi = unit_lo[unit], unit_hi[unit]
     t0 = np.clip(t0, lo, hi)
     t1 = np.clip(t1, t0, hi)
     # The rest of the unit is [lo, left_end) and [right_start, hi).

@@ -339,7 +339,8 @@ def test_copies_of_a_keyword_spliced_into_other_lines_do_not_vouch_for_it() -> N
                                                     cands.kind) if u == 0 and k == KIND_JOIN}
     assert (2, 5) in joins
     assert cut(line, "刷粉丝") == "Social Engagement"
-    # Copies where the word is plain text do vouch for it: no join cuts out a page word.
+    # The page's own count says the other lines use `刷`; without suspect copies to leave
+    # out it stands, and with them left out the keyword is used nowhere else.
     assert scan.df_other[1] > 0
     plain = scan.without_suspect_vouching(np.zeros(len(w), dtype=bool))
     assert (plain.df_other == scan.df_other).all()

@@ -291,8 +291,7 @@ def main(argv: list[str] | None = None) -> int:
         return lambda texts: model.text_proba_of(texts, features, fold=fold)
 
     detector = fit_span_detector(train + span_pages, folds_of_page + span_folds, fold_scorer,
-                                 args.seed,
-                                 lexicon=lexicon, bigrams=bigrams)
+                                 args.seed, lexicon=lexicon, bigrams=bigrams)
     model.fit_spans(detector)
     model.drop_training_state()
     print(f"fitted the span detector ({time.time() - t0:.0f}s)", file=sys.stderr)
