@@ -17,8 +17,12 @@ records (`training/inject.py`), and both looking at what makes a stretch of text
    word pairs), and a linear model's opinion of hashed character n-grams of the token and its
    neighbours.
 2. Candidate spans are built from runs of high-scoring tokens (with variants one token longer
-   or shorter), from sentences at either end of a unit that has a clearly suspect token, and
-   from cuts that fuse two stretches into a word the page uses (`Chan` + `g'e` = `Chang'e`). A
+   or shorter, and edged at the warm tokens beside a run's first and last hot one), from
+   sentences at either end of a unit that has a clearly suspect token, and
+   from cuts that fuse two stretches into a word the page uses (`Chan` + `g'e` = `Chang'e`;
+   tried at unknown words however low they score, the fused word vouching for the cut), and
+   from whole glued stretches of a script written without spaces inside a line of another
+   (`刷粉丝`, whose first character may score cold). A
    gradient-boosted model scores each candidate from span-level features: its tokens' scores,
    their fit with the page, the spam opinion of the unit text model on the span and on its
    whole line, and where it sits.
@@ -505,20 +509,26 @@ def candidates(scan: Scan, token_score: np.ndarray, threshold: float,
             for i in range(a, b):
                 _join_candidates(scan, u, i, min(hi, i + MAX_SPAN_TOKENS), base, add,
                                  use_lexicon=bool(token_score[i] >= edge_threshold))
-            if b - a > MAX_SPAN_TOKENS:
-                # A word of a script written without spaces is one token per character
-                # (`หวยออนไลน์`): the whole glued stretch, however long, is one candidate.
-                for x, y in _no_space_runs(scan, a, b, base):
-                    add(u, _glued_symbols_before(text, x), _glued_symbols_after(text, y),
-                        KIND_RUN, a, b)
-                    if _encloses(text, x, y):
-                        add(u, x - 1, y + 1, KIND_RUN, a, b)
+            # A word of a script written without spaces is one token per character
+            # (`หวยออนไลน์`, `刷粉丝`): the whole glued stretch, however long and however
+            # cold its first character, is one candidate.
+            for x, y in _no_space_runs(scan, a, b, base, lo, hi):
+                add(u, _glued_symbols_before(text, x), _glued_symbols_after(text, y),
+                    KIND_RUN, a, b)
+                if _encloses(text, x, y):
+                    add(u, x - 1, y + 1, KIND_RUN, a, b)
             hot_in = [t for t in range(a, b) if token_score[t] >= edge_threshold]
             cuts = {t: _cuts(scan, t, base) for t in hot_in}
             for i in hot_in:
                 begins = {int(w.first[i]) - base, *cuts[i]}
                 if i > lo and i == a:
                     begins.add(int(w.first[i - 1]) - base)
+                if i == hot_in[0]:
+                    # ... and at the warm tokens of the run just before its first hot one: a
+                    # keyword's first word is often barely suspect (`xổ:0.06 số:0.29
+                    # npf68:0.37`); and likewise after its last hot one.
+                    begins.update(int(w.first[t]) - base
+                                  for t in range(max(a, i - WARM_EDGE), i))
                 begins |= {_glued_symbols_before(text, x) for x in begins}
                 for j in hot_in:
                     if j < i or j - i >= MAX_SPAN_TOKENS:
@@ -526,6 +536,9 @@ def candidates(scan: Scan, token_score: np.ndarray, threshold: float,
                     finishes = {int(w.last[j]) - base, *cuts[j]}
                     if j < hi - 1 and j == b - 1:
                         finishes.add(int(w.last[j + 1]) - base)
+                    if j == hot_in[-1]:
+                        finishes.update(int(w.last[t]) - base
+                                        for t in range(j + 1, min(b, j + 1 + WARM_EDGE)))
                     finishes |= {_glued_symbols_after(text, y) for y in finishes}
                     for x in begins:
                         for y in finishes:
@@ -533,6 +546,18 @@ def candidates(scan: Scan, token_score: np.ndarray, threshold: float,
                                 add(u, x, y, KIND_RUN, i, j + 1)
                                 if _encloses(text, x, y):
                                     add(u, x - 1, y + 1, KIND_RUN, i, j + 1)
+    # Joins at unknown tokens outside every run: a word broken by a splice of unseen junk is
+    # often cold (`Annhelvetetotated`, 0.00), but the word it rejoins into (`Annotated`)
+    # vouches for the cut. Only on pages in the lexicon's language: in German compounds a
+    # word the page uses is inside many others.
+    if n and scan.in_lexicon_language():
+        in_run = bridged if hot.any() else np.zeros(n, dtype=bool)
+        _, unit_hi = _token_unit_bounds(w.unit, len(scan.texts))
+        cold = ~in_run & (scan.df_other == 0) & (w.n_letters >= COLD_JOIN_LETTERS)
+        for t in np.flatnonzero(cold).tolist():
+            u = int(w.unit[t])
+            _join_candidates(scan, u, t, min(int(unit_hi[u]) - 1, t + COLD_JOIN_TOKENS),
+                             int(scan.text.start[u]), add)
     # Promos appended to a line or put before it: the last or first one to three sentences,
     # and, for lines that do not end in a stop (headings, list items), the tail from a
     # capitalised word shortly before the hot tokens (or the head up to one after them).
@@ -588,6 +613,9 @@ def candidates(scan: Scan, token_score: np.ndarray, threshold: float,
 _SENTENCE_PUNCT = re.compile(r"[,;:.!?—–()\[\]]")
 VOUCH_THRESHOLD = 0.1  # token score at which a word's copy no longer vouches for it
 TAIL_LOOKBACK = 10  # tokens before the first hot token where a glued promo may begin
+COLD_JOIN_TOKENS = 3  # tokens after a cold unknown one that a join's cut may end in
+COLD_JOIN_LETTERS = 6  # a cold token shorter than this costs lookups and rejoined none
+WARM_EDGE = 2  # warm tokens of a run either side of a hot edge that may edge a candidate
 
 
 def _trailing_stop(text: str, pos: int) -> int:
@@ -680,9 +708,13 @@ def _cuts(scan: Scan, t: int, base: int) -> list[int]:
     return out
 
 
-def _no_space_runs(scan: Scan, a: int, b: int, base: int) -> list[tuple[int, int]]:
-    """Unit offsets of the stretches of tokens a..b-1 that are glued characters of one script
-    written without spaces, longer than MAX_SPAN_TOKENS."""
+def _no_space_runs(scan: Scan, a: int, b: int, base: int, lo: int,
+                   hi: int) -> list[tuple[int, int]]:
+    """Unit offsets of the stretches of glued characters of one script written without
+    spaces that tokens a..b-1 reach into, each extended to its whole glued stretch within
+    the unit's tokens lo..hi-1: the keyword's first character may score cold (`刷` of
+    `刷粉丝`, 0.02). Two characters at least; within a unit of that script itself, only
+    stretches longer than MAX_SPAN_TOKENS (a Chinese line is one glued stretch per clause)."""
     w = scan.words
     out = []
     t = a
@@ -690,11 +722,14 @@ def _no_space_runs(scan: Scan, a: int, b: int, base: int) -> list[tuple[int, int
         if w.script[t] not in ts.NO_SPACE_SCRIPTS:
             t += 1
             continue
-        e = t + 1
-        while e < b and w.script[e] == w.script[t] and w.first[e] == w.last[e - 1]:
+        s, e = t, t + 1
+        while s > lo and w.script[s - 1] == w.script[t] and w.first[s] == w.last[s - 1]:
+            s -= 1
+        while e < hi and w.script[e] == w.script[t] and w.first[e] == w.last[e - 1]:
             e += 1
-        if e - t > MAX_SPAN_TOKENS:
-            out.append((int(w.first[t]) - base, int(w.last[e - 1]) - base))
+        n_script = int((w.script[lo:hi] == w.script[t]).sum())
+        if e - s > MAX_SPAN_TOKENS or (e - s >= 2 and n_script * 2 < hi - lo):
+            out.append((int(w.first[s]) - base, int(w.last[e - 1]) - base))
         t = e
     return out
 

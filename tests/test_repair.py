@@ -373,3 +373,43 @@ def test_a_token_glued_to_a_candidate_is_not_the_rest_of_its_line() -> None:
     row = next(r for a, b, r in zip(cands.start, cands.end, feats) if line[a:b] == "먹튀검증업체")
     assert row[SPAN_FEATURES.index("rest_max_score")] == 0.0
     assert row[SPAN_FEATURES.index("near_max_score")] == 0.0
+
+
+def _with_scores(line: str, context: list[str], scores: dict[str, float],
+                 lexicon: frozenset[str] = frozenset()) -> set[str]:
+    """Candidates of `line` when its tokens score as `scores` says (by token text; 0 else)."""
+    scan = Scan.of([line], context, lexicon=lexicon)
+    w, base = scan.words, int(scan.text.start[0])
+    score = np.array([scores.get(line[a - base:b - base], 0.0)
+                      for a, b in zip(w.first, w.last)])
+    cands = candidates(scan, score, 0.05)
+    return {line[a:b] for a, b in zip(cands.start, cands.end)}
+
+
+def test_a_glued_keyword_in_a_script_without_spaces_is_whole_though_its_first_char_is_cold(
+) -> None:
+    # The token scorer warms to `粉` and `丝` but barely to `刷`: the whole glued stretch is
+    # still one candidate, not only the part above the run's edge.
+    line = "What are the 刷粉丝different phases of the Kowloon ferries timetable?"
+    got = _with_scores(line, ARTICLE, {"刷": 0.02, "粉": 0.16, "丝": 0.35})
+    assert "刷粉丝" in got
+    # In a line of that script itself a glued stretch is a clause, not a keyword.
+    assert "渡轮恢复了服务" not in _with_scores("渡轮恢复了服务，乘客很多。", ARTICLE, {"恢": 0.4})
+
+
+def test_a_warm_first_word_of_a_keyword_edges_a_candidate() -> None:
+    # Only the keyword's last word is hot enough to edge a run; its first two are warm.
+    line = "Choosing to review only those ferries which we thoroughly xổ số npf68 enjoyed."
+    got = _with_scores(line, ARTICLE, {"xổ": 0.06, "số": 0.29, "npf68": 0.37})
+    assert "xổ số npf68" in got
+    assert "số npf68" in got  # the hot one alone and the warm ones are all tried
+
+
+def test_a_cold_word_broken_by_a_splice_still_gets_its_join() -> None:
+    # `Annhelvetetotated`: every token of it scores 0, but cutting `helvetet` rejoins a common
+    # word, which is what vouches for a join; an unknown word that rejoins nothing gets none.
+    lexicon = build_lexicon([["annotated ferries and the harbour timetable"]] * 3)
+    line = "The Kowloon ferries timetable, Annhelvetetotated by the harbour."
+    assert "helvetet" in _with_scores(line, ARTICLE, {}, lexicon)
+    assert not _with_scores("The Kowloon ferries timetable, Zorbelmax by the harbour.",
+                            ARTICLE, {}, lexicon)
