@@ -711,26 +711,29 @@ def _cuts(scan: Scan, t: int, base: int) -> list[int]:
 def _no_space_runs(scan: Scan, a: int, b: int, base: int, lo: int,
                    hi: int) -> list[tuple[int, int]]:
     """Unit offsets of the stretches of glued characters of one script written without
-    spaces that tokens a..b-1 reach into, each extended to its whole glued stretch within
-    the unit's tokens lo..hi-1: the keyword's first character may score cold (`刷` of
-    `刷粉丝`, 0.02). Two characters at least; within a unit of that script itself, only
-    stretches longer than MAX_SPAN_TOKENS (a Chinese line is one glued stretch per clause)."""
+    spaces that tokens a..b-1 reach into. In a unit mostly of another script, each stretch
+    of two characters or more, extended to the whole glued stretch within the unit's tokens
+    lo..hi-1: the keyword's first character may score cold (`刷` of `刷粉丝`, 0.02). In a
+    unit of that script itself (a Chinese line is one glued stretch per clause), only the
+    part inside the run, and only when longer than MAX_SPAN_TOKENS."""
     w = scan.words
     out = []
     t = a
     while t < b:
-        if w.script[t] not in ts.NO_SPACE_SCRIPTS:
+        script = w.script[t]
+        if script not in ts.NO_SPACE_SCRIPTS:
             t += 1
             continue
+        foreign = int((w.script[lo:hi] == script).sum()) * 2 < hi - lo
+        first, last = (lo, hi) if foreign else (a, b)
         s, e = t, t + 1
-        while s > lo and w.script[s - 1] == w.script[t] and w.first[s] == w.last[s - 1]:
+        while s > first and w.script[s - 1] == script and w.first[s] == w.last[s - 1]:
             s -= 1
-        while e < hi and w.script[e] == w.script[t] and w.first[e] == w.last[e - 1]:
+        while e < last and w.script[e] == script and w.first[e] == w.last[e - 1]:
             e += 1
-        n_script = int((w.script[lo:hi] == w.script[t]).sum())
-        if e - s > MAX_SPAN_TOKENS or (e - s >= 2 and n_script * 2 < hi - lo):
+        if e - s > MAX_SPAN_TOKENS or (foreign and e - s >= 2):
             out.append((int(w.first[s]) - base, int(w.last[e - 1]) - base))
-        t = e
+        t = max(e, t + 1)
     return out
 
 
