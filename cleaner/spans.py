@@ -483,6 +483,7 @@ def candidates(scan: Scan, token_score: np.ndarray, threshold: float,
         fused.append(f)
 
     hot = token_score >= threshold
+    unit_lo, unit_hi = _token_unit_bounds(w.unit, len(scan.texts))
     if n and hot.any():
         # Bridge one cold token between two hot ones of the same unit ("8k8 login vip").
         bridged = hot.copy()
@@ -493,7 +494,6 @@ def candidates(scan: Scan, token_score: np.ndarray, threshold: float,
         boundary[1:] = (w.unit[1:] != w.unit[:-1]) | (bridged[1:] != bridged[:-1])
         seg_start = np.flatnonzero(boundary)
         seg_end = np.concatenate([seg_start[1:], [n]])
-        unit_lo, unit_hi = _token_unit_bounds(w.unit, len(scan.texts))
         for a, b in zip(seg_start.tolist(), seg_end.tolist()):
             if not bridged[a]:
                 continue
@@ -552,7 +552,6 @@ def candidates(scan: Scan, token_score: np.ndarray, threshold: float,
     # word the page uses is inside many others.
     if n and scan.in_lexicon_language():
         in_run = bridged if hot.any() else np.zeros(n, dtype=bool)
-        _, unit_hi = _token_unit_bounds(w.unit, len(scan.texts))
         cold = ~in_run & (scan.df_other == 0) & (w.n_letters >= COLD_JOIN_LETTERS)
         for t in np.flatnonzero(cold).tolist():
             u = int(w.unit[t])
@@ -733,7 +732,7 @@ def _no_space_runs(scan: Scan, a: int, b: int, base: int, lo: int,
             e += 1
         if e - s > MAX_SPAN_TOKENS or (foreign and e - s >= 2):
             out.append((int(w.first[s]) - base, int(w.last[e - 1]) - base))
-        t = max(e, t + 1)
+        t = e
     return out
 
 
