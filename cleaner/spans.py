@@ -615,6 +615,7 @@ TAIL_LOOKBACK = 10  # tokens before the first hot token where a glued promo may 
 COLD_JOIN_TOKENS = 3  # tokens after a cold unknown one that a join's cut may end in
 COLD_JOIN_LETTERS = 6  # a cold token shorter than this costs lookups and rejoined none
 WARM_EDGE = 2  # warm tokens of a run either side of a hot edge that may edge a candidate
+SPAM_SHARE = 0.5  # share of spam characters that makes a cut one that removes spam (`fit`)
 
 
 def _trailing_stop(text: str, pos: int) -> int:
@@ -1121,15 +1122,30 @@ class SpanDetector(ClassifierMixin, BaseEstimator):
         return SGDClassifier(loss="log_loss", alpha=1e-5, max_iter=10, tol=None,
                              random_state=self.random_state)
 
-    def fit(self, X: np.ndarray, y: np.ndarray) -> SpanDetector:
-        """Fit the candidate scorer on span features (after `fit_tokens`)."""
+    def fit(self, X: np.ndarray, y: np.ndarray, spam_share: np.ndarray) -> SpanDetector:
+        """Fit the candidate scorer on span features (after `fit_tokens`): `y` says which
+        candidates are exactly a gold span, `spam_share` what share of each candidate's
+        characters are spam (`training.train_spans.spam_share`).
+
+        Two questions, two models: whether a cut removes spam at all (`span_model_`, every
+        candidate, positive when mostly spam) and, among the cuts that touch spam, whether its
+        edges are the spam's (`edge_model_`). One model asked both learns that a run of hot
+        foreign tokens (`代孕` in an English line) is as often a piece or an overreach of the
+        span as the span itself, and is never sure of any of them; each question alone is
+        learnable, and their product ranks the exact cut first among those that overlap."""
         self.classes_ = np.array([0, 1])
-        self.__dict__.get("trees_", {}).pop("span", None)
-        self.span_model_ = HistGradientBoostingClassifier(
+        for name in ("span", "edge"):
+            self.__dict__.get("trees_", {}).pop(name, None)
+        self.span_model_ = self._candidate_model().fit(X, spam_share >= SPAM_SHARE)
+        touching = spam_share > 0
+        self.edge_model_ = self._candidate_model().fit(X[touching], y[touching])
+        return self
+
+    def _candidate_model(self) -> HistGradientBoostingClassifier:
+        return HistGradientBoostingClassifier(
             max_iter=self.max_iter, learning_rate=0.1, max_leaf_nodes=31, min_samples_leaf=100,
             l2_regularization=1.0, random_state=self.random_state, early_stopping=False,
-        ).fit(X, y)
-        return self
+        )
 
     # -- inference -----------------------------------------------------------------------------
     def token_scores(self, dense: np.ndarray, sparse: sp.csr_matrix,
@@ -1154,14 +1170,28 @@ class SpanDetector(ClassifierMixin, BaseEstimator):
         return out
 
     def predict_proba(self, X: np.ndarray) -> np.ndarray:
+        """Per candidate on its own, the probability that it is exactly a spliced span: that
+        cutting it removes spam, times that its edges are the spam's (`fit`). `score` also
+        weighs each candidate's edges against those of the candidates it overlaps."""
         if X.shape[0] == 0:
             return np.zeros((0, 2))
-        return compiled(self, "span", self.span_model_).predict_proba(X)
+        if getattr(self, "edge_model_", None) is None:  # models trained before 2026-12-03
+            return compiled(self, "span", self.span_model_).predict_proba(X)
+        spam, edge = self._parts(X)
+        return np.column_stack([1.0 - spam * edge, spam * edge])
+
+    def _parts(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Per candidate, the probability that cutting it removes spam and that its edges
+        are the spam's (`fit`)."""
+        return (compiled(self, "span", self.span_model_).predict_proba(X)[:, 1],
+                compiled(self, "edge", self.edge_model_).predict_proba(X)[:, 1])
 
     def compile(self) -> SpanDetector:
-        """Build the compiled twins of both tree stages now (see `StackedUnitClassifier`)."""
+        """Build the compiled twins of every tree stage now (see `StackedUnitClassifier`)."""
         compiled(self, "token", self.token_model_)
         compiled(self, "span", self.span_model_)
+        if getattr(self, "edge_model_", None) is not None:
+            compiled(self, "edge", self.edge_model_)
         return self
 
     def score(self, texts: Sequence[str], context: Sequence[str] = (),
@@ -1177,7 +1207,11 @@ class SpanDetector(ClassifierMixin, BaseEstimator):
             return cands, np.zeros(0)
         feats = span_features(scan, cands, token_score, text_scorer,
                               dense[:, : len(TOKEN_FEATURES)])
-        return cands, self.predict_proba(feats)[:, 1]
+        if getattr(self, "edge_model_", None) is None:  # models trained before 2026-12-03
+            return cands, self.predict_proba(feats)[:, 1]
+        spam, edge = self._parts(feats)
+        return cands, spam * edge ** EDGE_ABSOLUTE * \
+            (edge / np.maximum(_rivals_best(cands, edge), 1e-9)) ** (1 - EDGE_ABSOLUTE)
 
     def find(self, texts: Sequence[str], context: Sequence[str] = (),
              text_scorer: object | None = None, threshold: float | None = None,
@@ -1200,6 +1234,24 @@ class SpanDetector(ClassifierMixin, BaseEstimator):
         if small is not None and is_small_page(page_tokens):
             return max(float(small), self.threshold)
         return self.threshold
+
+
+EDGE_ABSOLUTE = 0.25  # weight of a candidate's own edge probability against its rivals
+
+
+def _rivals_best(cands: Candidates, edge: np.ndarray) -> np.ndarray:
+    """Per candidate, the highest edge probability among the candidates of its unit that
+    overlap it (itself included). At most one of them is cut, and the edge model, asked
+    about each alone, is unsure of all of a keyword's pieces and overreaches alike (`代孕`,
+    `孕`, `learning代孕`): the one whose edges beat its rivals' is the likely cut."""
+    out = np.zeros(len(edge))
+    order = np.argsort(cands.unit, kind="stable")
+    bounds = np.flatnonzero(np.diff(cands.unit[order])) + 1
+    for idx in np.split(order, bounds):
+        s, e = cands.start[idx], cands.end[idx]
+        overlap = (s[:, None] < e[None, :]) & (s[None, :] < e[:, None])
+        out[idx] = np.where(overlap, edge[idx][None, :], 0.0).max(axis=1)
+    return out
 
 
 def is_small_page(page_tokens: int) -> bool:

@@ -413,3 +413,14 @@ def test_a_cold_word_broken_by_a_splice_still_gets_its_join() -> None:
     assert "helvetet" in _with_scores(line, ARTICLE, {}, lexicon)
     assert not _with_scores("The Kowloon ferries timetable, Zorbelmax by the harbour.",
                             ARTICLE, {}, lexicon)
+
+
+def test_a_candidate_is_judged_against_the_rivals_it_overlaps_in_its_own_unit() -> None:
+    from cleaner.spans import Candidates, _rivals_best
+
+    # unit 0: [0,4) and [2,6) overlap, [6,9) touches neither; unit 1 overlaps nothing of 0
+    unit, start, end = np.array([0, 0, 0, 1]), np.array([0, 2, 6, 1]), np.array([4, 6, 9, 5])
+    z = np.zeros(4, dtype=np.int64)
+    cands = Candidates(unit, start, end, z, z, z, z)
+    best = _rivals_best(cands, np.array([0.2, 0.6, 0.1, 0.9]))
+    assert best.tolist() == [0.6, 0.6, 0.1, 0.9]

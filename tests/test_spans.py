@@ -202,3 +202,18 @@ def test_a_promo_paragraph_is_not_kept_for_what_is_left_without_its_brand() -> N
     assert "jackpot" not in result.text
     for p in ARTICLE[1:]:
         assert p in result.text
+
+
+@pytest.mark.parametrize("at, keyword, word", [
+    (2, "时时彩", "timetable"),
+    (3, "代孕", "harbour."),
+])
+def test_a_keyword_of_a_script_without_spaces_glued_to_an_english_word_is_excised(
+        at: int, keyword: str, word: str) -> None:
+    """Its tokens score hot, and every cut around it (`孕`, `代孕`, `代孕harbour`...) touches
+    spam: the one whose edges beat its rivals' is taken, not the real word beside it."""
+    spliced = ARTICLE[at].replace(word, keyword + word, 1)
+    result = clean(text=page([*ARTICLE[:at], spliced, *ARTICLE[at + 1:]]))
+    line = line_of(result, spliced)
+    assert line.label == "content" and line.clean_text == ARTICLE[at]
+    assert [s.text for s in line.spans] == [keyword]

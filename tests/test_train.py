@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 from test_inject import text_record
 
 from training.train import inject_folds, span_copies
@@ -20,3 +21,19 @@ def test_the_span_detector_gets_more_draws_of_every_page_in_its_own_fold() -> No
     first = {r["id"]: r["injections"] for r in pages}
     assert any(r["injections"] != first[r["id"].rpartition("-spans")[0]] for r in extra)
     assert span_copies(records, 3, 0, 1.0, None, copies=1) == ([], [])
+
+
+def test_a_candidate_is_labelled_by_the_share_of_its_characters_that_are_spam() -> None:
+    from training.train_spans import spam_share
+
+    text = "the learning代孕 process"
+    a = text.index("代孕")
+    gold = [[(a, a + 2)], []]
+    cuts = [(a, a + 2), (a + 1, a + 2), (text.index("learning"), a + 2), (0, 3), (a, len(text))]
+    unit = np.array([0] * len(cuts) + [1])
+    start = np.array([s for s, _ in cuts] + [0])
+    end = np.array([e for _, e in cuts] + [3])
+    share = spam_share([text, "the"], gold, unit, start, end)
+    # the span and a piece of it are all spam; an overreach is partly (spaces do not count);
+    # real text, and any cut in a unit without spam, is none
+    assert share.tolist() == [1.0, 1.0, 0.2, 0.0, 2 / 9, 0.0]

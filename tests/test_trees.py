@@ -54,7 +54,8 @@ def test_shipped_stages_match_scikit_learn_on_a_real_page(real_cleaner) -> None:
     ours = model.trees_["context"].predict_proba(stacked)
     assert np.abs(ours - model.context_model_.predict_proba(stacked)).max() < 1e-5
     spans = model.spans_
-    for name, est in (("token", spans.token_model_), ("span", spans.span_model_)):
+    for name, est in (("token", spans.token_model_), ("span", spans.span_model_),
+                      ("edge", spans.edge_model_)):
         rows = np.random.default_rng(0).normal(size=(50, est.n_features_in_))
         assert np.abs(spans.trees_[name].predict_proba(rows) - est.predict_proba(rows)).max() < 1e-5
 
@@ -80,13 +81,15 @@ def test_pickled_and_forked_twins_still_predict() -> None:
     assert np.allclose(got, expected)
 
 
-def test_refitting_forgets_the_compiled_twin() -> None:
+def test_refitting_forgets_the_compiled_twins() -> None:
     X, y = _data(2)
-    detector = SpanDetector(max_iter=10).fit(X, y)
+    share = (np.nan_to_num(X[:, 2]) > -0.5).astype(float)  # both classes among the touching
+    detector = SpanDetector(max_iter=10).fit(X, y, spam_share=share)
     first = detector.predict_proba(X[:50])
-    detector.fit(X, 1 - y)
-    assert np.abs(detector.predict_proba(X[:50]) - detector.span_model_.predict_proba(X[:50])
-                  ).max() < 1e-5
+    detector.fit(X, 1 - y, spam_share=share)
+    theirs = (detector.span_model_.predict_proba(X[:50])[:, 1]
+              * detector.edge_model_.predict_proba(X[:50])[:, 1])
+    assert np.abs(detector.predict_proba(X[:50])[:, 1] - theirs).max() < 1e-5
     assert not np.allclose(detector.predict_proba(X[:50]), first)
 
 
@@ -139,7 +142,8 @@ def test_a_saved_model_carries_and_names_its_compiled_stages(tmp_path) -> None:
     save_model(pipeline, tmp_path / "m.joblib", keep)
     written = json.loads(manifest_path(tmp_path / "m.joblib").read_text("utf-8"))
     assert written["compiled_trees"] == {"runtime": "onnxruntime",
-                                         "stages": ["context", "spans.span", "spans.token"]}
+                                         "stages": ["context", "spans.edge", "spans.span",
+                                                    "spans.token"]}
     again, _ = load_model(tmp_path / "m.joblib")
     assert sorted(again.named_steps["model"].trees_) == ["context"]
-    assert sorted(again.named_steps["model"].spans_.trees_) == ["span", "token"]
+    assert sorted(again.named_steps["model"].spans_.trees_) == ["edge", "span", "token"]

@@ -77,6 +77,29 @@ def token_labels(scan: Scan, gold: Sequence[Sequence[tuple[int, int]]]) -> np.nd
     return y
 
 
+def spam_share(texts: Sequence[str], gold: Sequence[Sequence[tuple[int, int]]],
+               unit: np.ndarray, start: np.ndarray, end: np.ndarray) -> np.ndarray:
+    """Per candidate (`unit`, `start`, `end`), the share of its non-space characters that lie
+    inside a gold span: 1 for the exact span and for any piece of it, 0 for a stretch of real
+    text, in between for a cut that takes both."""
+    out = np.zeros(len(unit))
+    masks: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+    for i, (u, a, b) in enumerate(zip(unit.tolist(), start.tolist(), end.tolist())):
+        if not gold[u]:
+            continue
+        if u not in masks:
+            text = texts[u]
+            spam = np.zeros(len(text), dtype=np.int64)
+            for s, e in gold[u]:
+                spam[s:e] = 1
+            solid = np.array([not c.isspace() for c in text], dtype=np.int64)
+            masks[u] = (np.concatenate([[0], np.cumsum(spam * solid)]),
+                        np.concatenate([[0], np.cumsum(solid)]))
+        in_spam, chars = masks[u]
+        out[i] = (in_spam[b] - in_spam[a]) / max(chars[b] - chars[a], 1)
+    return out
+
+
 def fit_span_detector(
     records: Sequence[dict],
     folds: Sequence[int],
@@ -136,8 +159,8 @@ def fit_span_detector(
                 oof_scores[k] = model.token_scores(p[4], p[5], p[3].words.unit)
     detector = clone(base).fit_tokens(*token_set(range(len(pages))))
 
-    feats, labels = [], []
-    for k, (fold, _texts, gold, scan, dense, _sparse, _y) in enumerate(pages):
+    feats, labels, shares = [], [], []
+    for k, (fold, texts, gold, scan, dense, _sparse, _y) in enumerate(pages):
         score = oof_scores[k]
         cands = candidates(scan, score, detector.token_threshold)
         if not len(cands):
@@ -149,12 +172,15 @@ def fit_span_detector(
             (int(u), int(a), int(b)) in gold_set
             for u, a, b in zip(cands.unit, cands.start, cands.end)
         ], dtype=np.int64))
+        shares.append(spam_share(texts, gold, cands.unit, cands.start, cands.end))
         # Gold spans no candidate reached stay unlearnable; they are counted as recall loss.
     X = np.vstack(feats)
     y = np.concatenate(labels)
+    share = np.concatenate(shares)
     n_gold = sum(len(g) for p in pages for g in p[2])
-    log(f"spans: {len(y)} candidates, {int(y.sum())} exact of {n_gold} gold spans reachable")
-    detector.fit(X, y)
+    log(f"spans: {len(y)} candidates, {int(y.sum())} exact of {n_gold} gold spans reachable, "
+        f"{int((share > 0).sum())} touching one")
+    detector.fit(X, y, spam_share=share)
     detector.lexicon_ = frozenset(lexicon)
     detector.bigrams_ = np.zeros(0, dtype=np.uint64) if bigrams is None else bigrams
     return detector
