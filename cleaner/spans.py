@@ -1132,7 +1132,7 @@ class SpanDetector(ClassifierMixin, BaseEstimator):
         edges are the spam's (`edge_model_`). One model asked both learns that a run of hot
         foreign tokens (`代孕` in an English line) is as often a piece or an overreach of the
         span as the span itself, and is never sure of any of them; each question alone is
-        learnable, and their product ranks the exact cut first among those that overlap."""
+        learnable (`score` combines them)."""
         self.classes_ = np.array([0, 1])
         for name in ("span", "edge"):
             self.__dict__.get("trees_", {}).pop(name, None)
@@ -1175,16 +1175,17 @@ class SpanDetector(ClassifierMixin, BaseEstimator):
         weighs each candidate's edges against those of the candidates it overlaps."""
         if X.shape[0] == 0:
             return np.zeros((0, 2))
-        if getattr(self, "edge_model_", None) is None:  # models trained before 2026-12-03
-            return compiled(self, "span", self.span_model_).predict_proba(X)
         spam, edge = self._parts(X)
         return np.column_stack([1.0 - spam * edge, spam * edge])
 
     def _parts(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Per candidate, the probability that cutting it removes spam and that its edges
-        are the spam's (`fit`)."""
-        return (compiled(self, "span", self.span_model_).predict_proba(X)[:, 1],
-                compiled(self, "edge", self.edge_model_).predict_proba(X)[:, 1])
+        are the spam's (`fit`). A model trained before 2026-12-03 has one candidate model,
+        which answered both at once: its edges count as certain."""
+        spam = compiled(self, "span", self.span_model_).predict_proba(X)[:, 1]
+        if getattr(self, "edge_model_", None) is None:
+            return spam, np.ones(len(spam))
+        return spam, compiled(self, "edge", self.edge_model_).predict_proba(X)[:, 1]
 
     def compile(self) -> SpanDetector:
         """Build the compiled twins of every tree stage now (see `StackedUnitClassifier`)."""
@@ -1207,8 +1208,6 @@ class SpanDetector(ClassifierMixin, BaseEstimator):
             return cands, np.zeros(0)
         feats = span_features(scan, cands, token_score, text_scorer,
                               dense[:, : len(TOKEN_FEATURES)])
-        if getattr(self, "edge_model_", None) is None:  # models trained before 2026-12-03
-            return cands, self.predict_proba(feats)[:, 1]
         spam, edge = self._parts(feats)
         return cands, spam * edge ** EDGE_ABSOLUTE * \
             (edge / np.maximum(_rivals_best(cands, edge), 1e-9)) ** (1 - EDGE_ABSOLUTE)
@@ -1237,6 +1236,7 @@ class SpanDetector(ClassifierMixin, BaseEstimator):
 
 
 EDGE_ABSOLUTE = 0.25  # weight of a candidate's own edge probability against its rivals
+RIVAL_BLOCK = 256  # candidates compared with their unit's others at a time (`_rivals_best`)
 
 
 def _rivals_best(cands: Candidates, edge: np.ndarray) -> np.ndarray:
@@ -1248,9 +1248,12 @@ def _rivals_best(cands: Candidates, edge: np.ndarray) -> np.ndarray:
     order = np.argsort(cands.unit, kind="stable")
     bounds = np.flatnonzero(np.diff(cands.unit[order])) + 1
     for idx in np.split(order, bounds):
-        s, e = cands.start[idx], cands.end[idx]
-        overlap = (s[:, None] < e[None, :]) & (s[None, :] < e[:, None])
-        out[idx] = np.where(overlap, edge[idx][None, :], 0.0).max(axis=1)
+        s, e, p = cands.start[idx], cands.end[idx], edge[idx]
+        # Blocks of rows: a huge line may hold thousands of candidates.
+        for k in range(0, len(idx), RIVAL_BLOCK):
+            bs, be = s[k:k + RIVAL_BLOCK, None], e[k:k + RIVAL_BLOCK, None]
+            overlap = (bs < e[None, :]) & (s[None, :] < be)
+            out[idx[k:k + RIVAL_BLOCK]] = np.where(overlap, p[None, :], 0.0).max(axis=1)
     return out
 
 

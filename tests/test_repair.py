@@ -415,7 +415,9 @@ def test_a_cold_word_broken_by_a_splice_still_gets_its_join() -> None:
                             ARTICLE, {}, lexicon)
 
 
-def test_a_candidate_is_judged_against_the_rivals_it_overlaps_in_its_own_unit() -> None:
+def test_a_candidate_is_judged_against_the_rivals_it_overlaps_in_its_own_unit(
+        monkeypatch) -> None:  # noqa: ANN001
+    import cleaner.spans
     from cleaner.spans import Candidates, _rivals_best
 
     # unit 0: [0,4) and [2,6) overlap, [6,9) touches neither; unit 1 overlaps nothing of 0
@@ -424,3 +426,6 @@ def test_a_candidate_is_judged_against_the_rivals_it_overlaps_in_its_own_unit() 
     cands = Candidates(unit, start, end, z, z, z, z)
     best = _rivals_best(cands, np.array([0.2, 0.6, 0.1, 0.9]))
     assert best.tolist() == [0.6, 0.6, 0.1, 0.9]
+    # A line of many candidates is compared a block of rows at a time, to the same answer.
+    monkeypatch.setattr(cleaner.spans, "RIVAL_BLOCK", 1)
+    assert _rivals_best(cands, np.array([0.2, 0.6, 0.1, 0.9])).tolist() == best.tolist()
