@@ -37,3 +37,26 @@ def test_a_candidate_is_labelled_by_the_share_of_its_characters_that_are_spam() 
     # the span and a piece of it are all spam; an overreach is partly (spaces do not count);
     # real text, and any cut in a unit without spam, is none
     assert share.tolist() == [1.0, 1.0, 0.2, 0.0, 2 / 9, 0.0]
+
+
+def test_retraining_on_own_labelled_pages_gives_a_model_that_cleans(tmp_path) -> None:
+    import json
+
+    from cleaner.cleaning import Cleaner
+    from training import train
+
+    data = tmp_path / "pages.jsonl"
+    data.write_text("".join(json.dumps(text_record(f"p{k}")) + "\n" for k in range(18)),
+                    "utf-8")
+    out = tmp_path / "model.joblib"
+    assert train.main(["--data", str(data), "--out", str(out), "--no-validation",
+                       "--max-iter", "10"]) == 0
+    cleaner = Cleaner.load(out)
+    detector = cleaner.pipeline.named_steps["model"].spans_
+    assert detector.span_model_ is not None and detector.edge_model_ is not None
+    record = text_record()
+    result = cleaner.clean(text="\n\n".join(u["text"] for u in record["units"]))
+    assert len(result.lines) == len(record["units"])  # every line labelled, none dropped
+    for unit, label in zip(record["units"], record["labels"]):
+        if label == "content":  # a model of 18 pages may keep boilerplate, never lose text
+            assert unit["text"] in result.text
