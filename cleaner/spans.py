@@ -615,7 +615,6 @@ TAIL_LOOKBACK = 10  # tokens before the first hot token where a glued promo may 
 COLD_JOIN_TOKENS = 3  # tokens after a cold unknown one that a join's cut may end in
 COLD_JOIN_LETTERS = 6  # a cold token shorter than this costs lookups and rejoined none
 WARM_EDGE = 2  # warm tokens of a run either side of a hot edge that may edge a candidate
-SPAM_SHARE = 0.5  # share of spam characters that makes a cut one that removes spam (`fit`)
 
 
 def _trailing_stop(text: str, pos: int) -> int:
@@ -1082,6 +1081,12 @@ def _with_ngrams(dense: np.ndarray, ngram: np.ndarray, token_unit: np.ndarray) -
     return np.column_stack([dense.astype(np.float32, copy=False), ngram, prev, nxt])
 
 
+# The candidate scorer (`SpanDetector.fit`, `SpanDetector.score`).
+SPAM_SHARE = 0.5  # share of spam characters that makes a cut one that removes spam
+EDGE_ABSOLUTE = 0.25  # weight of a candidate's own edge probability against its rivals
+RIVAL_BLOCK = 256  # candidates compared with their unit's others at a time (`_rivals_best`)
+
+
 class SpanDetector(ClassifierMixin, BaseEstimator):
     """Token scorer (n-grams stacked under small trees) and candidate scorer (boosted trees)
     for spliced spam spans."""
@@ -1182,17 +1187,23 @@ class SpanDetector(ClassifierMixin, BaseEstimator):
         """Per candidate, the probability that cutting it removes spam and that its edges
         are the spam's (`fit`). A model trained before 2026-12-03 has one candidate model,
         which answered both at once: its edges count as certain."""
-        spam = compiled(self, "span", self.span_model_).predict_proba(X)[:, 1]
-        if getattr(self, "edge_model_", None) is None:
-            return spam, np.ones(len(spam))
-        return spam, compiled(self, "edge", self.edge_model_).predict_proba(X)[:, 1]
+        proba = {name: compiled(self, name, model).predict_proba(X)[:, 1]
+                 for name, model in self.candidate_models().items()}
+        return proba["span"], proba.get("edge", np.ones(X.shape[0]))
+
+    def candidate_models(self) -> dict[str, HistGradientBoostingClassifier]:
+        """The candidate scorer's models by stage name: `span`, and `edge` unless the model
+        was trained before 2026-12-03 (`_parts`)."""
+        models = {"span": self.span_model_}
+        if getattr(self, "edge_model_", None) is not None:
+            models["edge"] = self.edge_model_
+        return models
 
     def compile(self) -> SpanDetector:
         """Build the compiled twins of every tree stage now (see `StackedUnitClassifier`)."""
         compiled(self, "token", self.token_model_)
-        compiled(self, "span", self.span_model_)
-        if getattr(self, "edge_model_", None) is not None:
-            compiled(self, "edge", self.edge_model_)
+        for name, model in self.candidate_models().items():
+            compiled(self, name, model)
         return self
 
     def score(self, texts: Sequence[str], context: Sequence[str] = (),
@@ -1233,10 +1244,6 @@ class SpanDetector(ClassifierMixin, BaseEstimator):
         if small is not None and is_small_page(page_tokens):
             return max(float(small), self.threshold)
         return self.threshold
-
-
-EDGE_ABSOLUTE = 0.25  # weight of a candidate's own edge probability against its rivals
-RIVAL_BLOCK = 256  # candidates compared with their unit's others at a time (`_rivals_best`)
 
 
 def _rivals_best(cands: Candidates, edge: np.ndarray) -> np.ndarray:

@@ -34,11 +34,11 @@ def combine(units: Path, spans: Path, out: Path) -> dict[str, Any]:
     pipeline, manifest = load_model(units)
     donor, donor_manifest = load_model(spans)
     detector = donor.named_steps["model"].spans_
-    for what, model, made in (("token", detector.token_model_, TOKEN_MODEL_COLUMNS),
-                              ("span", detector.span_model_, len(SPAN_FEATURES)),
-                              ("edge", getattr(detector, "edge_model_", None),
-                               len(SPAN_FEATURES))):
-        if model is not None and model.n_features_in_ != made:
+    stages = {"token": (detector.token_model_, TOKEN_MODEL_COLUMNS)}
+    stages.update({name: (model, len(SPAN_FEATURES))
+                   for name, model in detector.candidate_models().items()})
+    for what, (model, made) in stages.items():
+        if model.n_features_in_ != made:
             raise ModelError(f"{spans}: its span detector reads {model.n_features_in_} {what} "
                              f"features, this code makes {made}")
     pipeline.named_steps["model"].fit_spans(detector)
